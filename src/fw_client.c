@@ -1,0 +1,1 @@
+/* fw_client.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_decode.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_frame.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_http.c - (being written) */

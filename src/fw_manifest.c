@@ -1,0 +1,1 @@
+/* fw_manifest.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_messages.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_model.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_pipeline.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_preprocess.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_queue.c - (being written) */

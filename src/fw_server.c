@@ -1,0 +1,1 @@
+/* fw_server.c - (being written) */

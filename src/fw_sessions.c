@@ -1,0 +1,1 @@
+/* fw_sessions.c - (being written) */

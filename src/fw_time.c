@@ -1,0 +1,1 @@
+/* fw_time.c - (being written) */

@@ -1,0 +1,1 @@
+/* fw_topk.c - (being written) */

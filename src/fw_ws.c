@@ -1,0 +1,1 @@
+/* fw_ws.c - (being written) */
