@@ -18,7 +18,10 @@
  * Errors: every function that can fail returns 0 on success and -1 on failure, and then writes a
  * readable, NUL-terminated, single-line message into the caller's `err` buffer (truncated to
  * `errlen`; `err` may be NULL when errlen is 0). Every C++ exception (c10::Error, std::exception,
- * anything else) is caught inside the shim.
+ * anything else) is caught inside the shim. Errors raised inside the TorchScript interpreter are
+ * condensed to their reason (e.g. "forward failed: RuntimeError: Given groups=1, ... expected
+ * input[1, 1, 32, 32] to have 3 channels ..."). libtorch warnings are printed to stderr once per
+ * distinct message instead of once per forward.
  *
  * Threads: a model handle is not thread-safe. Load it, probe it and run it on one thread, the
  * thread that will do all its forwards (libtorch's optimised graphs are measurably slower when
@@ -68,7 +71,8 @@ int fwt_model_probe(fwt_model *m, int64_t c, int64_t h, int64_t w, int64_t *out_
  * n*c*h*w values, and copies the result, float32 [n, K], into the caller-owned `output` of
  * `output_cap` floats. Fails when n < 1, when the model rejects the shape, when the result is not
  * [n, K], or when n*K > output_cap. The input is copied to the model's device and the output back
- * to host memory, so the same call works for CPU and CUDA models. */
+ * to host memory, so the same call works for CPU and CUDA models. `input` is never written to
+ * (it is copied even on CPU), and `output` is untouched on failure. */
 int fwt_model_forward(fwt_model *m, const float *input, int64_t n, int64_t c, int64_t h, int64_t w,
                       float *output, int64_t output_cap, char *err, size_t errlen);
 

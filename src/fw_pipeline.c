@@ -1,1 +1,439 @@
-/* fw_pipeline.c - (being written) */
+/* fw_pipeline.c - decode workers, the ring of preprocessed inputs, and the inference thread.
+ * See the DESIGN comment in fw_pipeline.h. */
+#include "fw_pipeline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_model.h"
+#include "fw_preprocess.h"
+#include "fw_time.h"
+
+enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_FAILED };
+
+/* One model input in the ring. `state` is guarded by {lock}; the other fields and the slot's
+ * floats belong to the decode worker while FILLING and to the inference thread while READY or
+ * FAILED. */
+struct slot {
+    enum slot_state state;
+    fw_job *job;
+    fw_err err;
+    char msg[192];
+    int64_t decode_start_us, decode_end_us, preprocess_end_us;
+};
+
+struct fw_pipeline {
+    /* Constant after fw_pipeline_start returns: any thread may read. */
+    fw_pipeline_config cfg;
+    fw_model_info info;
+    char *model_name;
+    char *device;
+    fw_preproc pre;
+    int min_w, min_h;        /* smallest decoded size the preprocessing needs */
+    size_t item_floats;      /* 3 * H * W */
+    int ring_slots;
+    float *ring;             /* ring_slots * item_floats */
+    struct slot *slots;
+    fw_decoder **decoders;   /* one per worker, used only by that worker */
+
+    pthread_mutex_t lock;    /* {lock} guards the fields below up to res_lock */
+    pthread_cond_t work_cv;  /* workers: a job is queued and a slot is free, or stop */
+    pthread_cond_t ready_cv; /* inference: the head slot is ready or failed, or stop */
+    pthread_cond_t start_cv; /* fw_pipeline_start: the model is loaded or failed */
+    fw_job *q_head, *q_tail;
+    int q_len;
+    uint64_t head, tail;     /* ring: slots [head, tail) are claimed */
+    int stop;
+    int model_state;         /* 0 loading, 1 ready, -1 failed */
+    char model_err[512];
+
+    pthread_mutex_t res_lock; /* {res_lock} guards the answer list */
+    fw_outmsg *res_head, *res_tail;
+
+    pthread_t *workers;
+    int workers_started;
+    pthread_t infer;
+    int infer_started;
+};
+
+void fw_job_free(fw_job *job)
+{
+    if (!job)
+        return;
+    free(job->buf);
+    free(job);
+}
+
+static void push_results(fw_pipeline *p, fw_outmsg *head, fw_outmsg *tail)
+{
+    if (!head)
+        return;
+    pthread_mutex_lock(&p->res_lock);
+    if (p->res_tail)
+        p->res_tail->next = head;
+    else
+        p->res_head = head;
+    p->res_tail = tail;
+    pthread_mutex_unlock(&p->res_lock);
+    if (p->cfg.notify)
+        p->cfg.notify(p->cfg.notify_user);
+}
+
+/* Appends m (addressed to job's session) to the list [*h, *t]. A failed allocation is logged:
+ * it is the one way an answer can be lost, and it must not be lost silently. */
+static void append(fw_outmsg **h, fw_outmsg **t, fw_outmsg *m, const fw_job *job)
+{
+    if (!m) {
+        fprintf(stderr, "framewire: out of memory: answer to frame %llu lost\n",
+                (unsigned long long)job->frame_id);
+        return;
+    }
+    m->slot = job->slot;
+    m->gen = job->gen;
+    m->is_result = 1;
+    m->next = NULL;
+    if (*t)
+        (*t)->next = m;
+    else
+        *h = m;
+    *t = m;
+}
+
+static void *worker_main(void *arg);
+static void *infer_main(void *arg);
+
+struct worker_arg {
+    fw_pipeline *p;
+    int index;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    fw_pipeline *p = wa->p;
+    fw_decoder *dec = p->decoders[wa->index];
+    free(wa);
+
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (!p->stop && (!p->q_head || p->tail - p->head >= (uint64_t)p->ring_slots))
+            pthread_cond_wait(&p->work_cv, &p->lock);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        fw_job *job = p->q_head;
+        p->q_head = job->next;
+        if (!p->q_head)
+            p->q_tail = NULL;
+        p->q_len--;
+        job->next = NULL;
+        int s = (int)(p->tail++ % (uint64_t)p->ring_slots);
+        struct slot *sl = &p->slots[s];
+        sl->state = SLOT_FILLING;
+        sl->job = job;
+        pthread_mutex_unlock(&p->lock);
+
+        sl->decode_start_us = fw_now_us();
+        const uint8_t *rgb = NULL;
+        fw_decode_info info;
+        sl->msg[0] = 0;
+        sl->err = fw_decode_jpeg(dec, job->jpeg, job->jpeg_len, &p->cfg.limits, p->min_w, p->min_h,
+                                 &rgb, &info, sl->msg, sizeof sl->msg);
+        sl->decode_end_us = fw_now_us();
+        /* The JPEG bytes are no longer needed: give the memory back early. */
+        free(job->buf);
+        job->buf = NULL;
+        job->jpeg = NULL;
+        if (sl->err == FW_OK &&
+            fw_preprocess(rgb, info.w, info.h, &p->pre, p->ring + (size_t)s * p->item_floats) != 0) {
+            sl->err = FW_ERR_INTERNAL;
+            snprintf(sl->msg, sizeof sl->msg, "preprocessing failed for a %dx%d image", info.w,
+                     info.h);
+        }
+        sl->preprocess_end_us = fw_now_us();
+
+        pthread_mutex_lock(&p->lock);
+        sl->state = sl->err == FW_OK ? SLOT_READY : SLOT_FAILED;
+        pthread_cond_signal(&p->ready_cv);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+static void set_model_state(fw_pipeline *p, int state, const char *err)
+{
+    pthread_mutex_lock(&p->lock);
+    p->model_state = state;
+    if (err)
+        snprintf(p->model_err, sizeof p->model_err, "%s", err);
+    pthread_cond_broadcast(&p->start_cv);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void *infer_main(void *arg)
+{
+    fw_pipeline *p = arg;
+    char err[512];
+    fw_model model;
+
+    if (p->cfg.torch_threads > 0 && fwt_set_threads(p->cfg.torch_threads, 0, err, sizeof err)) {
+        set_model_state(p, -1, err);
+        return NULL;
+    }
+    fw_model_params mp = {.device = p->cfg.device, .optimize = p->cfg.optimize};
+    if (fw_model_open(&model, p->cfg.manifest_path, &mp, err, sizeof err) != 0) {
+        set_model_state(p, -1, err);
+        return NULL;
+    }
+    int k = model.num_classes;
+    float *probs = malloc(sizeof(float) * (size_t)k * (size_t)p->cfg.max_batch);
+    fw_class_score *scores = malloc(sizeof *scores * FW_TOPK_MAX);
+    p->model_name = xstrdup(model.man.name);
+    p->device = xstrdup(fwt_model_device(model.net));
+    if (!probs || !scores || !p->model_name || !p->device) {
+        free(probs);
+        free(scores);
+        fw_model_close(&model);
+        set_model_state(p, -1, "out of memory");
+        return NULL;
+    }
+    p->pre = model.man.pre;
+    p->info.name = p->model_name;
+    p->info.device = p->device;
+    p->info.input_width = model.man.pre.width;
+    p->info.input_height = model.man.pre.height;
+    p->info.num_labels = k;
+    p->info.output_kind = model.man.output == FW_OUTPUT_LOGITS ? "logits" : "probs";
+    set_model_state(p, 1, NULL);
+
+    const char *const *labels = (const char *const *)model.man.labels;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+            if (p->stop)
+                break;
+            if (p->head < p->tail) {
+                enum slot_state st = p->slots[p->head % (uint64_t)p->ring_slots].state;
+                if (st == SLOT_READY || st == SLOT_FAILED)
+                    break;
+            }
+            pthread_cond_wait(&p->ready_cv, &p->lock);
+        }
+        if (p->stop) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        int s0 = (int)(p->head % (uint64_t)p->ring_slots);
+        int n = 1;
+        if (p->slots[s0].state == SLOT_READY)
+            while (n < p->cfg.max_batch && s0 + n < p->ring_slots &&
+                   p->head + (uint64_t)n < p->tail && p->slots[s0 + n].state == SLOT_READY)
+                n++;
+        pthread_mutex_unlock(&p->lock);
+
+        fw_outmsg *h = NULL, *t = NULL;
+        struct slot *first = &p->slots[s0];
+        if (first->state == SLOT_FAILED) {
+            append(&h, &t, fw_msg_error(1, first->job->frame_id, first->err, first->msg),
+                   first->job);
+        } else {
+            int64_t t0 = fw_now_us();
+            int rc = fw_model_run(&model, p->ring + (size_t)s0 * p->item_floats, n, probs, err,
+                                  sizeof err);
+            int64_t t1 = fw_now_us();
+            for (int i = 0; i < n; i++) {
+                struct slot *sl = &p->slots[s0 + i];
+                fw_job *job = sl->job;
+                if (rc != 0) {
+                    append(&h, &t, fw_msg_error(1, job->frame_id, FW_ERR_INFERENCE, err), job);
+                    continue;
+                }
+                int m = fw_topk(probs + (size_t)i * k, k, job->top_k, scores);
+                fw_timing tm = {
+                    .queue_us = sl->decode_start_us - job->arrival_us,
+                    .decode_us = sl->decode_end_us - sl->decode_start_us,
+                    .preprocess_us = sl->preprocess_end_us - sl->decode_end_us,
+                    .wait_us = t0 - sl->preprocess_end_us,
+                    .infer_us = t1 - t0,
+                    .batch_size = n,
+                };
+                tm.total_us = fw_now_us() - job->arrival_us;
+                append(&h, &t, fw_msg_result(job->frame_id, job->capture_us, scores, m, labels, &tm),
+                       job);
+            }
+        }
+
+        pthread_mutex_lock(&p->lock);
+        for (int i = 0; i < n; i++) {
+            struct slot *sl = &p->slots[s0 + i];
+            fw_job_free(sl->job);
+            sl->job = NULL;
+            sl->state = SLOT_FREE;
+        }
+        p->head += (uint64_t)n;
+        pthread_cond_broadcast(&p->work_cv);
+        pthread_mutex_unlock(&p->lock);
+        push_results(p, h, t);
+    }
+    free(probs);
+    free(scores);
+    fw_model_close(&model);
+    return NULL;
+}
+
+fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->decode_threads < 1 || cfg->max_batch < 1 || cfg->queue_capacity < 1) {
+        snprintf(err, errlen, "pipeline: decode threads, max batch and queue capacity must be >= 1");
+        return NULL;
+    }
+    fw_pipeline *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->res_lock, NULL);
+    pthread_cond_init(&p->work_cv, NULL);
+    pthread_cond_init(&p->ready_cv, NULL);
+    pthread_cond_init(&p->start_cv, NULL);
+
+    if (pthread_create(&p->infer, NULL, infer_main, p) != 0) {
+        snprintf(err, errlen, "cannot start the inference thread");
+        goto err;
+    }
+    p->infer_started = 1;
+    pthread_mutex_lock(&p->lock);
+    while (p->model_state == 0)
+        pthread_cond_wait(&p->start_cv, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    if (p->model_state < 0) {
+        snprintf(err, errlen, "%s", p->model_err);
+        goto err;
+    }
+
+    fw_preprocess_min_size(&p->pre, 0, 0, &p->min_w, &p->min_h);
+    p->item_floats = (size_t)3 * (size_t)p->pre.width * (size_t)p->pre.height;
+    p->ring_slots = 2 * cfg->max_batch + cfg->decode_threads;
+    p->ring = malloc(sizeof(float) * p->item_floats * (size_t)p->ring_slots);
+    p->slots = calloc((size_t)p->ring_slots, sizeof *p->slots);
+    p->decoders = calloc((size_t)cfg->decode_threads, sizeof *p->decoders);
+    p->workers = calloc((size_t)cfg->decode_threads, sizeof *p->workers);
+    if (!p->ring || !p->slots || !p->decoders || !p->workers) {
+        snprintf(err, errlen, "out of memory for %d preprocessed inputs", p->ring_slots);
+        goto err;
+    }
+    for (int i = 0; i < cfg->decode_threads; i++) {
+        if (!(p->decoders[i] = fw_decoder_new())) {
+            snprintf(err, errlen, "cannot create a JPEG decoder");
+            goto err;
+        }
+    }
+    for (int i = 0; i < cfg->decode_threads; i++) {
+        struct worker_arg *wa = malloc(sizeof *wa);
+        if (!wa) {
+            snprintf(err, errlen, "out of memory");
+            goto err;
+        }
+        wa->p = p;
+        wa->index = i;
+        if (pthread_create(&p->workers[i], NULL, worker_main, wa) != 0) {
+            free(wa);
+            snprintf(err, errlen, "cannot start decode thread %d", i);
+            goto err;
+        }
+        p->workers_started++;
+    }
+    return p;
+err:
+    fw_pipeline_stop(p);
+    return NULL;
+}
+
+const fw_model_info *fw_pipeline_model(const fw_pipeline *p)
+{
+    return &p->info;
+}
+
+fw_err fw_pipeline_submit(fw_pipeline *p, fw_job *job)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stop || p->q_len >= p->cfg.queue_capacity) {
+        pthread_mutex_unlock(&p->lock);
+        return FW_ERR_OVERLOADED;
+    }
+    job->next = NULL;
+    if (p->q_tail)
+        p->q_tail->next = job;
+    else
+        p->q_head = job;
+    p->q_tail = job;
+    p->q_len++;
+    pthread_cond_signal(&p->work_cv);
+    pthread_mutex_unlock(&p->lock);
+    return FW_OK;
+}
+
+fw_outmsg *fw_pipeline_take_results(fw_pipeline *p)
+{
+    pthread_mutex_lock(&p->res_lock);
+    fw_outmsg *h = p->res_head;
+    p->res_head = p->res_tail = NULL;
+    pthread_mutex_unlock(&p->res_lock);
+    return h;
+}
+
+void fw_pipeline_stop(fw_pipeline *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work_cv);
+    pthread_cond_broadcast(&p->ready_cv);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->workers_started; i++)
+        pthread_join(p->workers[i], NULL);
+    if (p->infer_started)
+        pthread_join(p->infer, NULL);
+
+    while (p->q_head) {
+        fw_job *j = p->q_head;
+        p->q_head = j->next;
+        fw_job_free(j);
+    }
+    for (int i = 0; p->slots && i < p->ring_slots; i++)
+        fw_job_free(p->slots[i].job);
+    while (p->res_head) {
+        fw_outmsg *m = p->res_head;
+        p->res_head = m->next;
+        fw_outmsg_free(m);
+    }
+    for (int i = 0; p->decoders && i < p->cfg.decode_threads; i++)
+        fw_decoder_free(p->decoders[i]);
+    free(p->decoders);
+    free(p->workers);
+    free(p->slots);
+    free(p->ring);
+    free(p->model_name);
+    free(p->device);
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->res_lock);
+    pthread_cond_destroy(&p->work_cv);
+    pthread_cond_destroy(&p->ready_cv);
+    pthread_cond_destroy(&p->start_cv);
+    free(p);
+}
