@@ -1,1 +1,0 @@
-/* fw_queue.c - (being written) */
