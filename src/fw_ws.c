@@ -33,6 +33,7 @@ struct fw_pss {
     fw_outmsg *out_head, *out_tail;
     int out_len;             /* answers queued to send */
     int rx_paused;           /* lws_rx_flow_control(wsi, 0) in force */
+    int reject;              /* close with 1008 "server full" at the first WRITEABLE */
 };
 
 size_t fw_ws_session_size(void)
@@ -206,8 +207,11 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         pss->top_k = s->cfg.top_k;
         pss->session_id = ++s->next_session_id;
         if (fw_sessions_add(s->sessions, pss, &pss->slot, &pss->gen) != 0) {
-            close_with(wsi, (enum lws_close_status)1013, "server full, try again later");
-            return -1;
+            /* A close reason is sent only from WRITEABLE: returning -1 here would close with
+             * 1002. */
+            pss->reject = 1;
+            lws_callback_on_writable(wsi);
+            break;
         }
         pss->registered = 1;
         const fw_model_info *mi = fw_pipeline_model(s->pipe);
@@ -230,6 +234,8 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
 
     case LWS_CALLBACK_RECEIVE:
+        if (pss->reject)
+            break;
         if (receive_chunk(s, pss, in, len) != 0)
             return -1;
         if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
@@ -249,6 +255,10 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         break;
 
     case LWS_CALLBACK_SERVER_WRITEABLE: {
+        if (pss->reject) {
+            close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "server full, try again later");
+            return -1;
+        }
         fw_outmsg *m = pss->out_head;
         if (!m)
             break;

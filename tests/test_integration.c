@@ -515,6 +515,46 @@ static void test_http(void **state)
     assert_int_equal(tu_http_get(server.port, "/no-such-file.js", body, sizeof body), 404);
 }
 
+/* Text that is not UTF-8 closes with 1007; a session over --max-clients is closed with 1008. */
+static void test_utf8_and_max_clients(void **state)
+{
+    (void)state;
+    fw_client *c = connect_client();
+    cJSON_Delete(expect_hello(c));
+    static const char bad_utf8[] = "{\"type\":\"config\",\"x\":\"\xC3\x28\"}";
+    fw_client_send(c, bad_utf8, sizeof bad_utf8 - 1, 0, 0);
+    char *t;
+    while ((t = fw_client_recv(c, 5000)))
+        free(t);
+    int code = 0;
+    assert_true(fw_client_closed(c, &code));
+    assert_int_equal(code, 1007);
+    fw_client_free(c);
+
+    tu_server one;
+    const char *args[] = {"--model", MODEL_JSON, "--max-clients", "1", NULL};
+    if (tu_server_start(&one, args) != 0)
+        fail_msg("second server did not start: %s", one.output);
+    char err[256];
+    fw_client *first = fw_client_connect("127.0.0.1", one.port, 5000, err, sizeof err);
+    assert_non_null(first);
+    cJSON_Delete(expect_hello(first));
+    fw_client *second = fw_client_connect("127.0.0.1", one.port, 5000, err, sizeof err);
+    assert_non_null(second);
+    while ((t = fw_client_recv(second, 5000)))
+        free(t);
+    assert_true(fw_client_closed(second, &code));
+    assert_int_equal(code, 1008);
+    fw_client_free(second);
+    /* The first session is unaffected. */
+    fw_client_send_frame(first, 1, 0, photo[0], photo_len[0]);
+    cJSON *m = next_msg(first);
+    check_result(m, photo[0], photo_len[0], 5);
+    cJSON_Delete(m);
+    fw_client_free(first);
+    assert_int_equal(tu_server_stop(&one, SIGINT, 10000), 0);
+}
+
 /* Last: SIGTERM with a client connected stops the server cleanly (exit 0). */
 static void test_sigterm_stops_cleanly(void **state)
 {
@@ -567,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_config_top_k),
         cmocka_unit_test(test_many_clients),
         cmocka_unit_test(test_http),
+        cmocka_unit_test(test_utf8_and_max_clients),
         cmocka_unit_test(test_sigterm_stops_cleanly),
         cmocka_unit_test(test_startup_failures),
     };
