@@ -28,17 +28,19 @@ fi
 
 mkdir -p "$dest"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fw-photos.XXXXXX")
-chmod 755 "$tmp"  # lets apt's _apt user write the download (no "unsandboxed" warning)
 trap 'rm -rf "$tmp"' EXIT
 
 cd "$tmp"
+# As root, apt prints a harmless "Download is performed unsandboxed" note: _apt cannot write here.
 echo "fetch_photos: apt-get download darknet (into $tmp)"
 if ! apt-get download darknet; then
     echo "fetch_photos: download failed; running apt-get update and retrying"
     apt-get update
     apt-get download darknet
 fi
-deb=$(ls -1 "$tmp"/darknet_*.deb | head -n 1)
+debs=("$tmp"/darknet_*.deb)
+deb=${debs[0]}
+[ -f "$deb" ] || { echo "fetch_photos: apt-get download produced no darknet_*.deb" >&2; exit 1; }
 echo "fetch_photos: unpacking $(basename "$deb") with dpkg -x (not installing it)"
 dpkg -x "$deb" "$tmp/root"
 

@@ -382,7 +382,7 @@ static void test_photos_match_pytorch(void **state)
     (void)state;
     enum { NJOBS = NPHOTOS * NCONFIGS };
     float *ours[NJOBS] = {0};
-    char out_path[NJOBS][1024];
+    char out_path[NJOBS][1024], rgb_path[NJOBS][1024];
     int jw[NJOBS], jh[NJOBS];
     char jobs_path[1024];
     snprintf(jobs_path, sizeof jobs_path, "%s/preprocess_jobs.txt", FW_TEST_WORK_DIR);
@@ -427,15 +427,14 @@ static void test_photos_match_pytorch(void **state)
             assert_non_null(ours[j]);
             assert_int_equal(fw_preprocess(rgb, info.w, info.h, p, ours[j]), 0);
 
-            char rgb_path[1024];
-            snprintf(rgb_path, sizeof rgb_path, "%s/pp_%s_%zu.rgb", FW_TEST_WORK_DIR,
+            snprintf(rgb_path[j], sizeof rgb_path[j], "%s/pp_%s_%zu.rgb", FW_TEST_WORK_DIR,
                      photo_names[ph], c);
             snprintf(out_path[j], sizeof out_path[j], "%s/pp_%s_%zu.ref.f32", FW_TEST_WORK_DIR,
                      photo_names[ph], c);
             remove(out_path[j]);
-            write_file(rgb_path, rgb, (size_t)info.w * info.h * 3);
+            write_file(rgb_path[j], rgb, (size_t)info.w * info.h * 3);
             fprintf(jobs, "%s %d %d %s %d %d %s %d %d %s %.9g %.9g %.9g %.9g %.9g %.9g %.9g\n",
-                    rgb_path, info.w, info.h, out_path[j], p->width, p->height,
+                    rgb_path[j], info.w, info.h, out_path[j], p->width, p->height,
                     p->resize == FW_RESIZE_STRETCH ? "stretch" : "crop", p->resize_shorter,
                     p->align_corners, p->color == FW_COLOR_BGR ? "bgr" : "rgb", (double)p->scale,
                     (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],
@@ -476,6 +475,9 @@ static void test_photos_match_pytorch(void **state)
             }
             free(raw);
             free(ours[j]);
+            /* Passed: drop the job's files (they stay behind for a failure). */
+            remove(out_path[j]);
+            remove(rgb_path[j]);
         }
         print_message("  %-34s max |C - PyTorch| = %.3g over %zu photos\n", configs[c].name,
                       cfg_max, NPHOTOS);
