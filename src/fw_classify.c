@@ -43,13 +43,13 @@ const fw_model *fw_classifier_model(const fw_classifier *c)
     return &c->model;
 }
 
-fw_err fw_classifier_run(fw_classifier *c, const uint8_t *jpeg, size_t len, float *probs,
-                         char *msg, size_t msglen)
+fw_err fw_classifier_run(fw_classifier *c, const uint8_t *jpeg, size_t len, float *probs, char *msg,
+                         size_t msglen)
 {
     const uint8_t *rgb;
     fw_decode_info info;
-    fw_err e = fw_decode_jpeg(c->dec, jpeg, len, &c->limits, c->min_w, c->min_h, &rgb, &info, msg,
-                              msglen);
+    fw_err e =
+        fw_decode_jpeg(c->dec, jpeg, len, &c->limits, c->min_w, c->min_h, &rgb, &info, msg, msglen);
     if (e != FW_OK)
         return e;
     if (fw_preprocess(rgb, info.w, info.h, &c->model.man.pre, c->input) != 0) {

@@ -23,8 +23,8 @@ const fw_model *fw_classifier_model(const fw_classifier *c);
 
 /* Decodes, preprocesses and runs one JPEG; writes num_classes probabilities to probs. Returns
  * FW_OK, or the error code with a message, exactly as the server would answer the frame. */
-fw_err fw_classifier_run(fw_classifier *c, const uint8_t *jpeg, size_t len, float *probs,
-                         char *msg, size_t msglen);
+fw_err fw_classifier_run(fw_classifier *c, const uint8_t *jpeg, size_t len, float *probs, char *msg,
+                         size_t msglen);
 
 void fw_classifier_free(fw_classifier *c);
 

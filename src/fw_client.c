@@ -33,7 +33,7 @@ struct fw_client {
     char fail_msg[256];
     struct txmsg *tx_head, *tx_tail;
     struct rxmsg *rx_head, *rx_tail;
-    char *cur;            /* message being reassembled */
+    char *cur; /* message being reassembled */
     size_t cur_len, cur_cap;
     lws_sorted_usec_list_t sul;
 };
@@ -101,7 +101,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (m->fragment && chunk > m->fragment)
             chunk = m->fragment;
         int first = m->sent == 0, last = m->sent + chunk == m->len;
-        int flags = first ? (m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) : LWS_WRITE_CONTINUATION;
+        int flags =
+            first ? (m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) : LWS_WRITE_CONTINUATION;
         if (!last)
             flags |= LWS_WRITE_NO_FIN;
         /* lws masks the payload in place: the bytes are sent once, so that is fine. */

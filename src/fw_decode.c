@@ -40,10 +40,10 @@
 
 struct fw_decoder {
     tjhandle tj;
-    int tj_dirty;               /* 1: the last TurboJPEG call failed; use a fresh handle */
-    uint8_t *buf;               /* reusable RGB output, grows only */
-    size_t cap;                 /* bytes allocated in buf */
-    const tjscalingfactor *sf;  /* TurboJPEG's list, static storage in the library */
+    int tj_dirty;              /* 1: the last TurboJPEG call failed; use a fresh handle */
+    uint8_t *buf;              /* reusable RGB output, grows only */
+    size_t cap;                /* bytes allocated in buf */
+    const tjscalingfactor *sf; /* TurboJPEG's list, static storage in the library */
     int nsf;
 };
 
@@ -77,7 +77,8 @@ void fw_decoder_free(fw_decoder *d)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void
+set_msg(char *msg, size_t msglen, const char *fmt, ...)
 {
     if (!msg || msglen == 0)
         return;
@@ -182,13 +183,13 @@ static int is_unsupported_text(const char *e)
 static int is_warning_text(const char *e)
 {
     static const char *const prefixes[] = {
-        "Corrupt JPEG data",                      /* JWRN_EXTRANEOUS_DATA, _HIT_MARKER, ... */
-        "Premature end of JPEG file",             /* JWRN_JPEG_EOF */
-        "Warning: ",                              /* JWRN_JFIF_MAJOR, JWRN_BOGUS_ICC (2.1) */
-        "Invalid SOS parameters for sequential",  /* JWRN_NOT_SEQUENTIAL */
-        "Application transferred too many",       /* JWRN_TOO_MUCH_DATA */
-        "Inconsistent progression sequence",      /* JWRN_BOGUS_PROGRESSION */
-        "Unknown Adobe color transform code",     /* JWRN_ADOBE_XFORM */
+        "Corrupt JPEG data",                     /* JWRN_EXTRANEOUS_DATA, _HIT_MARKER, ... */
+        "Premature end of JPEG file",            /* JWRN_JPEG_EOF */
+        "Warning: ",                             /* JWRN_JFIF_MAJOR, JWRN_BOGUS_ICC (2.1) */
+        "Invalid SOS parameters for sequential", /* JWRN_NOT_SEQUENTIAL */
+        "Application transferred too many",      /* JWRN_TOO_MUCH_DATA */
+        "Inconsistent progression sequence",     /* JWRN_BOGUS_PROGRESSION */
+        "Unknown Adobe color transform code",    /* JWRN_ADOBE_XFORM */
     };
     if (!e)
         return 0;
@@ -198,9 +199,9 @@ static int is_warning_text(const char *e)
     return 0;
 }
 
-fw_err fw_decode_jpeg(fw_decoder *d, const uint8_t *jpeg, size_t len, const fw_decode_limits *limits,
-                      int min_w, int min_h, const uint8_t **rgb, fw_decode_info *info, char *msg,
-                      size_t msglen)
+fw_err fw_decode_jpeg(fw_decoder *d, const uint8_t *jpeg, size_t len,
+                      const fw_decode_limits *limits, int min_w, int min_h, const uint8_t **rgb,
+                      fw_decode_info *info, char *msg, size_t msglen)
 {
     if (msg && msglen)
         msg[0] = '\0';

@@ -24,15 +24,15 @@ typedef struct fw_decoder fw_decoder;
 /* limits may be NULL: max_pixels 8192*8192, accept_warnings 0. max_pixels 0 means the same
  * default cap (there is no "unlimited"). */
 typedef struct fw_decode_limits {
-    uint64_t max_pixels;  /* cap on declared width*height (full size, before scaling) */
-    int accept_warnings;  /* 0: warnings (truncated data) are errors; 1: use the image anyway */
+    uint64_t max_pixels; /* cap on declared width*height (full size, before scaling) */
+    int accept_warnings; /* 0: warnings (truncated data) are errors; 1: use the image anyway */
 } fw_decode_limits;
 
 typedef struct fw_decode_info {
-    int src_w, src_h;     /* declared size (also set on failure once the header was read) */
-    int w, h;             /* decoded (scaled) size */
-    int scale_num, scale_denom;  /* the factor TurboJPEG used: w = ceil(src_w * num / denom) */
-    int warning;          /* 1 when a warning was accepted */
+    int src_w, src_h;           /* declared size (also set on failure once the header was read) */
+    int w, h;                   /* decoded (scaled) size */
+    int scale_num, scale_denom; /* the factor TurboJPEG used: w = ceil(src_w * num / denom) */
+    int warning;                /* 1 when a warning was accepted */
 } fw_decode_info;
 
 /* Returns a new decoder (owns one TurboJPEG handle and a reusable pixel buffer) or NULL. */
@@ -49,8 +49,8 @@ void fw_decoder_free(fw_decoder *d);
  * FW_ERR_JPEG_TRUNCATED (a warning, header or data, when warnings are not accepted),
  * FW_ERR_JPEG_CORRUPT (fatal error in the data), FW_ERR_INTERNAL (NULL d/rgb/info, out of
  * memory). */
-fw_err fw_decode_jpeg(fw_decoder *d, const uint8_t *jpeg, size_t len, const fw_decode_limits *limits,
-                      int min_w, int min_h, const uint8_t **rgb, fw_decode_info *info, char *msg,
-                      size_t msglen);
+fw_err fw_decode_jpeg(fw_decoder *d, const uint8_t *jpeg, size_t len,
+                      const fw_decode_limits *limits, int min_w, int min_h, const uint8_t **rgb,
+                      fw_decode_info *info, char *msg, size_t msglen);
 
 #endif /* FW_DECODE_H */

@@ -27,11 +27,11 @@
 #define FW_FRAME_HEADER_LEN 24
 
 typedef struct fw_frame {
-    int has_header;        /* 0 for a bare JPEG */
+    int has_header; /* 0 for a bare JPEG */
     uint32_t flags;
-    uint64_t frame_id;     /* meaningful only when has_header */
-    uint64_t capture_us;   /* 0 when unknown */
-    const uint8_t *jpeg;   /* points into the parsed message */
+    uint64_t frame_id;   /* meaningful only when has_header */
+    uint64_t capture_us; /* 0 when unknown */
+    const uint8_t *jpeg; /* points into the parsed message */
     size_t jpeg_len;
 } fw_frame;
 

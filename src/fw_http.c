@@ -68,7 +68,8 @@ int fw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             set_body(hp, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n");
         if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
             set_body(hp, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "only GET is served here\n");
-        if (lws_add_http_common_headers(wsi, (unsigned int)hp->status, hp->type, hp->len, &p, end) ||
+        if (lws_add_http_common_headers(wsi, (unsigned int)hp->status, hp->type, hp->len, &p,
+                                        end) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                          (const unsigned char *)"no-store", 8, &p, end) ||
             lws_finalize_write_http_header(wsi, start, &p, end))

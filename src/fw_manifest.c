@@ -73,9 +73,9 @@ static int get_float3(const cJSON *root, const char *key, float def, int positiv
 }
 
 static const char *const known_keys[] = {
-    "name",  "file",          "input_width",   "input_height", "color_order", "resize",
-    "scale", "resize_shorter", "align_corners", "mean",         "std",         "output",
-    "labels", "description",  "license",       "source",
+    "name",   "file",           "input_width",   "input_height", "color_order", "resize",
+    "scale",  "resize_shorter", "align_corners", "mean",         "std",         "output",
+    "labels", "description",    "license",       "source",
 };
 
 int fw_manifest_parse(const char *json, const char *path, fw_manifest *m, char *err, size_t errlen)

@@ -25,9 +25,9 @@
 typedef enum fw_output_kind { FW_OUTPUT_PROBS = 0, FW_OUTPUT_LOGITS = 1 } fw_output_kind;
 
 typedef struct fw_manifest {
-    char *path;        /* the manifest file as given */
+    char *path; /* the manifest file as given */
     char *name;
-    char *model_path;  /* "file" resolved against the manifest's directory */
+    char *model_path; /* "file" resolved against the manifest's directory */
     fw_preproc pre;
     fw_output_kind output;
     char **labels;

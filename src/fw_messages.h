@@ -18,11 +18,11 @@
 #define FW_TOPK_MAX 100
 
 typedef struct fw_outmsg {
-    struct fw_outmsg *next;  /* owner's queue link */
-    uint32_t slot, gen;      /* destination session (see fw_sessions.h) */
-    int is_result;           /* 1 when this answers a submitted frame (for in-flight accounting) */
-    size_t len;              /* payload bytes */
-    unsigned char *payload;  /* points into data, after the lws headroom */
+    struct fw_outmsg *next; /* owner's queue link */
+    uint32_t slot, gen;     /* destination session (see fw_sessions.h) */
+    int is_result;          /* 1 when this answers a submitted frame (for in-flight accounting) */
+    size_t len;             /* payload bytes */
+    unsigned char *payload; /* points into data, after the lws headroom */
     unsigned char data[];
 } fw_outmsg;
 
@@ -35,22 +35,22 @@ typedef struct fw_hello_info {
     const char *model_name;
     int input_width, input_height;
     int num_labels;
-    const char *output_kind;  /* "probs" or "logits" */
+    const char *output_kind; /* "probs" or "logits" */
     const char *device;
     uint64_t session_id;
-    int top_k;                /* the session's current k */
+    int top_k; /* the session's current k */
     size_t max_message_bytes;
     uint64_t max_pixels;
     int max_inflight;
 } fw_hello_info;
 
 typedef struct fw_timing {
-    int64_t queue_us;       /* arrival to start of decode */
+    int64_t queue_us; /* arrival to start of decode */
     int64_t decode_us;
     int64_t preprocess_us;
-    int64_t wait_us;        /* preprocessed, waiting for the inference thread */
-    int64_t infer_us;       /* the batch's forward */
-    int64_t total_us;       /* arrival to result built */
+    int64_t wait_us;  /* preprocessed, waiting for the inference thread */
+    int64_t infer_us; /* the batch's forward */
+    int64_t total_us; /* arrival to result built */
     int batch_size;
 } fw_timing;
 
@@ -71,7 +71,7 @@ typedef enum fw_client_msg_type { FW_CMSG_CONFIG = 1 } fw_client_msg_type;
 
 typedef struct fw_client_msg {
     fw_client_msg_type type;
-    int top_k;  /* config: 0 when absent */
+    int top_k; /* config: 0 when absent */
 } fw_client_msg;
 
 /* Parses one client text message. Returns 0, or -1 with a readable message in err (not JSON,

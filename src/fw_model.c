@@ -27,10 +27,11 @@ int fw_model_open(fw_model *m, const char *manifest_path, const fw_model_params 
     }
     int64_t k = 0;
     if (fwt_model_probe(m->net, 3, m->man.pre.height, m->man.pre.width, &k, msg, sizeof msg) != 0) {
-        snprintf(err, errlen,
-                 "manifest %s: fields \"input_width\"/\"input_height\" (%dx%d) do not fit model %s: "
-                 "%s",
-                 manifest_path, m->man.pre.width, m->man.pre.height, m->man.model_path, msg);
+        snprintf(
+            err, errlen,
+            "manifest %s: fields \"input_width\"/\"input_height\" (%dx%d) do not fit model %s: "
+            "%s",
+            manifest_path, m->man.pre.width, m->man.pre.height, m->man.model_path, msg);
         goto err;
     }
     if (k != m->man.num_labels) {

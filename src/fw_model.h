@@ -13,12 +13,12 @@
 typedef struct fw_model {
     fw_manifest man;
     fwt_model *net;
-    int num_classes;  /* == man.num_labels, checked at open */
+    int num_classes; /* == man.num_labels, checked at open */
 } fw_model;
 
 typedef struct fw_model_params {
-    const char *device;  /* "cpu", "cuda", ... */
-    int optimize;        /* freeze + optimize_for_inference at load */
+    const char *device; /* "cpu", "cuda", ... */
+    int optimize;       /* freeze + optimize_for_inference at load */
 } fw_model_params;
 
 /* Loads the manifest at manifest_path and the TorchScript file it names, then validates them

@@ -31,12 +31,12 @@ struct fw_pipeline {
     char *model_name;
     char *device;
     fw_preproc pre;
-    int min_w, min_h;        /* smallest decoded size the preprocessing needs */
-    size_t item_floats;      /* 3 * H * W */
+    int min_w, min_h;   /* smallest decoded size the preprocessing needs */
+    size_t item_floats; /* 3 * H * W */
     int ring_slots;
-    float *ring;             /* ring_slots * item_floats */
+    float *ring; /* ring_slots * item_floats */
     struct slot *slots;
-    fw_decoder **decoders;   /* one per worker, used only by that worker */
+    fw_decoder **decoders; /* one per worker, used only by that worker */
 
     pthread_mutex_t lock;    /* {lock} guards the fields below up to res_lock */
     pthread_cond_t work_cv;  /* workers: a job is queued and a slot is free, or stop */
@@ -44,9 +44,9 @@ struct fw_pipeline {
     pthread_cond_t start_cv; /* fw_pipeline_start: the model is loaded or failed */
     fw_job *q_head, *q_tail;
     int q_len;
-    uint64_t head, tail;     /* ring: slots [head, tail) are claimed */
+    uint64_t head, tail; /* ring: slots [head, tail) are claimed */
     int stop;
-    int model_state;         /* 0 loading, 1 ready, -1 failed */
+    int model_state; /* 0 loading, 1 ready, -1 failed */
     char model_err[512];
 
     pthread_mutex_t res_lock; /* {res_lock} guards the answer list */
@@ -147,8 +147,8 @@ static void *worker_main(void *arg)
         free(job->buf);
         job->buf = NULL;
         job->jpeg = NULL;
-        if (sl->err == FW_OK &&
-            fw_preprocess(rgb, info.w, info.h, &p->pre, p->ring + (size_t)s * p->item_floats) != 0) {
+        if (sl->err == FW_OK && fw_preprocess(rgb, info.w, info.h, &p->pre,
+                                              p->ring + (size_t)s * p->item_floats) != 0) {
             sl->err = FW_ERR_INTERNAL;
             snprintf(sl->msg, sizeof sl->msg, "preprocessing failed for a %dx%d image", info.w,
                      info.h);
@@ -270,8 +270,8 @@ static void *infer_main(void *arg)
                     .batch_size = n,
                 };
                 tm.total_us = fw_now_us() - job->arrival_us;
-                append(&h, &t, fw_msg_result(job->frame_id, job->capture_us, scores, m, labels, &tm),
-                       job);
+                append(&h, &t,
+                       fw_msg_result(job->frame_id, job->capture_us, scores, m, labels, &tm), job);
             }
         }
 
@@ -296,7 +296,8 @@ static void *infer_main(void *arg)
 fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t errlen)
 {
     if (cfg->decode_threads < 1 || cfg->max_batch < 1 || cfg->queue_capacity < 1) {
-        snprintf(err, errlen, "pipeline: decode threads, max batch and queue capacity must be >= 1");
+        snprintf(err, errlen,
+                 "pipeline: decode threads, max batch and queue capacity must be >= 1");
         return NULL;
     }
     fw_pipeline *p = calloc(1, sizeof *p);

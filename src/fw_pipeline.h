@@ -28,12 +28,12 @@ typedef struct fw_pipeline fw_pipeline;
 
 typedef struct fw_pipeline_config {
     const char *manifest_path;
-    const char *device;       /* "cpu", "cuda", ... */
-    int optimize;             /* freeze + optimize_for_inference at load */
-    int decode_threads;       /* >= 1 */
-    int max_batch;            /* >= 1 */
-    int torch_threads;        /* libtorch intra-op threads; 0 = libtorch's default */
-    int queue_capacity;       /* jobs waiting for a decode worker, >= 1 */
+    const char *device; /* "cpu", "cuda", ... */
+    int optimize;       /* freeze + optimize_for_inference at load */
+    int decode_threads; /* >= 1 */
+    int max_batch;      /* >= 1 */
+    int torch_threads;  /* libtorch intra-op threads; 0 = libtorch's default */
+    int queue_capacity; /* jobs waiting for a decode worker, >= 1 */
     fw_decode_limits limits;
     /* Called from pipeline threads after answers were queued; must be thread-safe and cheap
      * (the server passes lws_cancel_service). May be NULL. */
@@ -42,14 +42,14 @@ typedef struct fw_pipeline_config {
 } fw_pipeline_config;
 
 typedef struct fw_job {
-    struct fw_job *next;        /* internal */
-    uint32_t slot, gen;         /* the session it answers to */
+    struct fw_job *next; /* internal */
+    uint32_t slot, gen;  /* the session it answers to */
     uint64_t frame_id;
     uint64_t capture_us;
     int top_k;
-    int64_t arrival_us;         /* fw_now_us() when the whole message had arrived */
-    uint8_t *buf;               /* owned: freed with the job */
-    const uint8_t *jpeg;        /* points into buf */
+    int64_t arrival_us;  /* fw_now_us() when the whole message had arrived */
+    uint8_t *buf;        /* owned: freed with the job */
+    const uint8_t *jpeg; /* points into buf */
     size_t jpeg_len;
 } fw_job;
 

@@ -24,8 +24,8 @@
 #include <string.h>
 
 typedef struct axis_tap {
-    int i0, i1;     /* source indices */
-    float l0, l1;   /* weights */
+    int i0, i1;   /* source indices */
+    float l0, l1; /* weights */
 } axis_tap;
 
 /* Taps for output positions [first, first + n) of a resize from in to out. */
@@ -104,7 +104,7 @@ static int plan(const fw_preproc *p, int w, int h, int *rw, int *rh, int *top, i
         *rh = s;
     }
     if (*rw < p->width || *rh < p->height)
-        return -1;  /* torchvision would pad; the manifest must not ask for that */
+        return -1; /* torchvision would pad; the manifest must not ask for that */
     *top = center_offset(*rh - p->height);
     *left = center_offset(*rw - p->width);
     return 0;
@@ -196,7 +196,7 @@ int fw_preprocess(const uint8_t *rgb, int w, int h, const fw_preproc *p, float *
     const size_t plane = (size_t)W * (size_t)H;
     const float scale = p->scale;
     const size_t stride = (size_t)w * 3;
-    int ya = -1, yb = -1;  /* source rows held in rowa, rowb */
+    int ya = -1, yb = -1; /* source rows held in rowa, rowb */
 
     for (int oy = 0; oy < H; oy++) {
         int y0 = yt[oy].i0, y1 = yt[oy].i1;

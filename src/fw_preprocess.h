@@ -24,13 +24,13 @@ typedef enum fw_resize { FW_RESIZE_STRETCH = 0, FW_RESIZE_SHORTER_SIDE_CROP = 1 
 typedef enum fw_color { FW_COLOR_RGB = 0, FW_COLOR_BGR = 1 } fw_color;
 
 typedef struct fw_preproc {
-    int width, height;   /* model input size W x H, > 0 */
+    int width, height; /* model input size W x H, > 0 */
     fw_resize resize;
-    int resize_shorter;  /* FW_RESIZE_SHORTER_SIDE_CROP only: shorter side length, >= max(W,H)
-                          * is not required but >= both of W and H is (checked by the manifest) */
-    int align_corners;   /* 0 or 1, as in F.interpolate */
+    int resize_shorter; /* FW_RESIZE_SHORTER_SIDE_CROP only: shorter side length, >= max(W,H)
+                         * is not required but >= both of W and H is (checked by the manifest) */
+    int align_corners;  /* 0 or 1, as in F.interpolate */
     fw_color color;
-    float scale;         /* applied to the 0..255 pixel value first, e.g. 1/255 */
+    float scale; /* applied to the 0..255 pixel value first, e.g. 1/255 */
     float mean[3], std[3];
 } fw_preproc;
 

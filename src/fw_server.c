@@ -69,10 +69,10 @@ fw_server *fw_server_new(const fw_server_config *cfg, char *err, size_t errlen)
     lws_set_log_level(cfg->log_level, NULL);
 
     s->protocols[0] = (struct lws_protocols){"http", lws_callback_http_dummy, 0, 0, 0, NULL, 0};
-    s->protocols[1] = (struct lws_protocols){FW_HTTP_PROTOCOL_NAME, fw_http_callback,
-                                             fw_http_session_size(), 0, 0, NULL, 0};
-    s->protocols[2] = (struct lws_protocols){FW_PROTOCOL_NAME, fw_ws_callback,
-                                             fw_ws_session_size(), 65536, 0, NULL, 0};
+    s->protocols[1] = (struct lws_protocols){
+        FW_HTTP_PROTOCOL_NAME, fw_http_callback, fw_http_session_size(), 0, 0, NULL, 0};
+    s->protocols[2] = (struct lws_protocols){
+        FW_PROTOCOL_NAME, fw_ws_callback, fw_ws_session_size(), 65536, 0, NULL, 0};
     s->protocols[3] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
 
     /* "/healthz" is answered by code; "/" by the static directory, or by code when there is
@@ -91,12 +91,12 @@ fw_server *fw_server_new(const fw_server_config *cfg, char *err, size_t errlen)
         root->def = "index.html";
         root->origin_protocol = LWSMPRO_FILE;
         /* Types lws does not know by itself. */
-        s->mimetypes[0] = (struct lws_protocol_vhost_options){&s->mimetypes[1], NULL, ".mjs",
-                                                              "text/javascript"};
+        s->mimetypes[0] =
+            (struct lws_protocol_vhost_options){&s->mimetypes[1], NULL, ".mjs", "text/javascript"};
         s->mimetypes[1] = (struct lws_protocol_vhost_options){&s->mimetypes[2], NULL, ".wasm",
                                                               "application/wasm"};
-        s->mimetypes[2] = (struct lws_protocol_vhost_options){&s->mimetypes[3], NULL, ".svg",
-                                                              "image/svg+xml"};
+        s->mimetypes[2] =
+            (struct lws_protocol_vhost_options){&s->mimetypes[3], NULL, ".svg", "image/svg+xml"};
         s->mimetypes[3] = (struct lws_protocol_vhost_options){NULL, NULL, ".webmanifest",
                                                               "application/manifest+json"};
         root->extra_mimetypes = &s->mimetypes[0];

@@ -15,15 +15,15 @@
 typedef struct fw_server fw_server;
 
 typedef struct fw_server_config {
-    const char *host;          /* interface address to listen on, e.g. "127.0.0.1"; NULL = all */
-    int port;                  /* 0 = any free port (see fw_server_port) */
-    const char *static_dir;    /* files served under "/", NULL for none */
-    int top_k;                 /* default k of a new session, 1..FW_TOPK_MAX */
-    size_t max_message_bytes;  /* a binary message over this closes the connection with 1009 */
-    int max_inflight;          /* per session: frames answered-but-unsent plus in the pipeline
-                                * before the server stops reading that socket */
-    int max_clients;           /* concurrent WebSocket sessions */
-    int log_level;             /* lws log level bitmask (LLL_ERR | LLL_WARN ...) */
+    const char *host;         /* interface address to listen on, e.g. "127.0.0.1"; NULL = all */
+    int port;                 /* 0 = any free port (see fw_server_port) */
+    const char *static_dir;   /* files served under "/", NULL for none */
+    int top_k;                /* default k of a new session, 1..FW_TOPK_MAX */
+    size_t max_message_bytes; /* a binary message over this closes the connection with 1009 */
+    int max_inflight;         /* per session: frames answered-but-unsent plus in the pipeline
+                               * before the server stops reading that socket */
+    int max_clients;          /* concurrent WebSocket sessions */
+    int log_level;            /* lws log level bitmask (LLL_ERR | LLL_WARN ...) */
     fw_pipeline_config pipeline;
 } fw_server_config;
 

@@ -13,12 +13,12 @@
 #define FW_MAX_TEXT_BYTES 65536
 
 struct fw_server {
-    fw_server_config cfg;          /* constant after fw_server_new */
-    fw_pipeline *pipe;             /* created before the lws context, stopped after it */
+    fw_server_config cfg; /* constant after fw_server_new */
+    fw_pipeline *pipe;    /* created before the lws context, stopped after it */
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     int port;
-    volatile sig_atomic_t stop;    /* set by fw_server_request_stop (any thread, signals) */
+    volatile sig_atomic_t stop; /* set by fw_server_request_stop (any thread, signals) */
 
     /* Service thread only: */
     fw_sessions *sessions;

@@ -19,21 +19,21 @@
 /* Per-session state, allocated by lws. Service thread only. */
 struct fw_pss {
     struct lws *wsi;
-    int registered;          /* in the session table under (slot, gen) */
+    int registered; /* in the session table under (slot, gen) */
     uint32_t slot, gen;
     uint64_t session_id;
     int top_k;
 
-    uint8_t *rx;             /* message being reassembled */
+    uint8_t *rx; /* message being reassembled */
     size_t rx_len, rx_cap;
     int rx_active, rx_binary;
 
-    uint64_t next_frame_no;  /* numbers bare JPEGs */
-    int inflight;            /* jobs in the pipeline */
+    uint64_t next_frame_no; /* numbers bare JPEGs */
+    int inflight;           /* jobs in the pipeline */
     fw_outmsg *out_head, *out_tail;
-    int out_len;             /* answers queued to send */
-    int rx_paused;           /* lws_rx_flow_control(wsi, 0) in force */
-    int reject;              /* close with 1008 "server full" at the first WRITEABLE */
+    int out_len;   /* answers queued to send */
+    int rx_paused; /* lws_rx_flow_control(wsi, 0) in force */
+    int reject;    /* close with 1008 "server full" at the first WRITEABLE */
 };
 
 size_t fw_ws_session_size(void)
@@ -87,9 +87,10 @@ static void handle_binary(struct fw_server *s, struct fw_pss *pss)
     uint64_t id = f.has_header ? f.frame_id : ++pss->next_frame_no;
     s->frames_received++;
     if (e != FW_OK) {
-        const char *why = e == FW_ERR_EMPTY_FRAME       ? "the frame holds no JPEG bytes"
-                          : e == FW_ERR_BAD_FRAME_HEADER ? "frame header: wrong magic, version or length"
-                                                         : "payload is not a JPEG (no FF D8 start)";
+        const char *why = e == FW_ERR_EMPTY_FRAME ? "the frame holds no JPEG bytes"
+                          : e == FW_ERR_BAD_FRAME_HEADER
+                              ? "frame header: wrong magic, version or length"
+                              : "payload is not a JPEG (no FF D8 start)";
         answer_error(s, pss, 1, id, e, why);
         return;
     }

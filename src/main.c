@@ -25,43 +25,44 @@ static void on_signal(int sig)
 static void usage(FILE *f, const char *argv0)
 {
     fw_server_config d = fw_server_default_config();
-    fprintf(f,
-            "Usage: %s --model MANIFEST.json [options]\n"
-            "\n"
-            "Real-time image classification over WebSocket: clients send JPEG frames, framewire\n"
-            "decodes them (libjpeg-turbo), runs the TorchScript model named by the manifest\n"
-            "(libtorch) and answers every frame with a JSON result or error. See docs/protocol.md.\n"
-            "\n"
-            "Model:\n"
-            "  -m, --model PATH         model manifest (JSON beside the TorchScript file); required\n"
-            "      --device DEV         libtorch device: cpu, cuda, cuda:N (default %s)\n"
-            "      --no-optimize        skip freeze + optimize_for_inference at load\n"
-            "Network:\n"
-            "  -H, --host ADDR          address to listen on (default %s; 0.0.0.0 for all)\n"
-            "  -p, --port N             port, 0 for any free one (default %d)\n"
-            "  -s, --static-dir DIR     serve files from DIR at / (default: none)\n"
-            "Work:\n"
-            "      --decode-threads N   JPEG decode + preprocess threads (default %d)\n"
-            "      --torch-threads N    libtorch intra-op threads (default %d)\n"
-            "      --max-batch N        largest inference batch (default %d)\n"
-            "      --queue N            frames waiting for decode, all sessions (default %d)\n"
-            "      --top-k N            classes per result unless a client asks (default %d)\n"
-            "Limits (per connection unless said):\n"
-            "      --max-message-bytes N  larger binary messages close with 1009 (default %zu)\n"
-            "      --max-pixels N       largest declared JPEG width*height (default %llu)\n"
-            "      --max-inflight N     unanswered frames before the socket is paused (default %d)\n"
-            "      --max-clients N      concurrent WebSocket sessions, all clients (default %d)\n"
-            "      --accept-truncated   decode truncated/corrupt-tail JPEGs instead of rejecting\n"
-            "Other:\n"
-            "  -v, --verbose            more libwebsockets logging\n"
-            "  -h, --help               this text\n"
-            "  -V, --version            version of framewire and libtorch\n"
-            "\n"
-            "On start it prints 'listening on http://HOST:PORT/'. SIGINT or SIGTERM stop it.\n",
-            argv0, d.pipeline.device, d.host, d.port, d.pipeline.decode_threads,
-            d.pipeline.torch_threads, d.pipeline.max_batch, d.pipeline.queue_capacity, d.top_k,
-            d.max_message_bytes, (unsigned long long)d.pipeline.limits.max_pixels, d.max_inflight,
-            d.max_clients);
+    fprintf(
+        f,
+        "Usage: %s --model MANIFEST.json [options]\n"
+        "\n"
+        "Real-time image classification over WebSocket: clients send JPEG frames, framewire\n"
+        "decodes them (libjpeg-turbo), runs the TorchScript model named by the manifest\n"
+        "(libtorch) and answers every frame with a JSON result or error. See docs/protocol.md.\n"
+        "\n"
+        "Model:\n"
+        "  -m, --model PATH         model manifest (JSON beside the TorchScript file); required\n"
+        "      --device DEV         libtorch device: cpu, cuda, cuda:N (default %s)\n"
+        "      --no-optimize        skip freeze + optimize_for_inference at load\n"
+        "Network:\n"
+        "  -H, --host ADDR          address to listen on (default %s; 0.0.0.0 for all)\n"
+        "  -p, --port N             port, 0 for any free one (default %d)\n"
+        "  -s, --static-dir DIR     serve files from DIR at / (default: none)\n"
+        "Work:\n"
+        "      --decode-threads N   JPEG decode + preprocess threads (default %d)\n"
+        "      --torch-threads N    libtorch intra-op threads (default %d)\n"
+        "      --max-batch N        largest inference batch (default %d)\n"
+        "      --queue N            frames waiting for decode, all sessions (default %d)\n"
+        "      --top-k N            classes per result unless a client asks (default %d)\n"
+        "Limits (per connection unless said):\n"
+        "      --max-message-bytes N  larger binary messages close with 1009 (default %zu)\n"
+        "      --max-pixels N       largest declared JPEG width*height (default %llu)\n"
+        "      --max-inflight N     unanswered frames before the socket is paused (default %d)\n"
+        "      --max-clients N      concurrent WebSocket sessions, all clients (default %d)\n"
+        "      --accept-truncated   decode truncated/corrupt-tail JPEGs instead of rejecting\n"
+        "Other:\n"
+        "  -v, --verbose            more libwebsockets logging\n"
+        "  -h, --help               this text\n"
+        "  -V, --version            version of framewire and libtorch\n"
+        "\n"
+        "On start it prints 'listening on http://HOST:PORT/'. SIGINT or SIGTERM stop it.\n",
+        argv0, d.pipeline.device, d.host, d.port, d.pipeline.decode_threads,
+        d.pipeline.torch_threads, d.pipeline.max_batch, d.pipeline.queue_capacity, d.top_k,
+        d.max_message_bytes, (unsigned long long)d.pipeline.limits.max_pixels, d.max_inflight,
+        d.max_clients);
 }
 
 /* Parses a whole decimal number in [lo, hi]; exits with a message naming the option otherwise. */
@@ -121,21 +122,39 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "m:H:p:s:vhV", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': cfg.pipeline.manifest_path = optarg; break;
-        case OPT_DEVICE: cfg.pipeline.device = optarg; break;
-        case OPT_NO_OPT: cfg.pipeline.optimize = 0; break;
-        case 'H': cfg.host = optarg; break;
-        case 'p': cfg.port = (int)num_arg("port", optarg, 0, 65535); break;
-        case 's': cfg.static_dir = optarg; break;
+        case 'm':
+            cfg.pipeline.manifest_path = optarg;
+            break;
+        case OPT_DEVICE:
+            cfg.pipeline.device = optarg;
+            break;
+        case OPT_NO_OPT:
+            cfg.pipeline.optimize = 0;
+            break;
+        case 'H':
+            cfg.host = optarg;
+            break;
+        case 'p':
+            cfg.port = (int)num_arg("port", optarg, 0, 65535);
+            break;
+        case 's':
+            cfg.static_dir = optarg;
+            break;
         case OPT_DEC_THREADS:
             cfg.pipeline.decode_threads = (int)num_arg("decode-threads", optarg, 1, 64);
             break;
         case OPT_TORCH_THREADS:
             cfg.pipeline.torch_threads = (int)num_arg("torch-threads", optarg, 1, 256);
             break;
-        case OPT_MAX_BATCH: cfg.pipeline.max_batch = (int)num_arg("max-batch", optarg, 1, 256); break;
-        case OPT_QUEUE: cfg.pipeline.queue_capacity = (int)num_arg("queue", optarg, 1, 1 << 20); break;
-        case OPT_TOPK: cfg.top_k = (int)num_arg("top-k", optarg, 1, FW_TOPK_MAX); break;
+        case OPT_MAX_BATCH:
+            cfg.pipeline.max_batch = (int)num_arg("max-batch", optarg, 1, 256);
+            break;
+        case OPT_QUEUE:
+            cfg.pipeline.queue_capacity = (int)num_arg("queue", optarg, 1, 1 << 20);
+            break;
+        case OPT_TOPK:
+            cfg.top_k = (int)num_arg("top-k", optarg, 1, FW_TOPK_MAX);
+            break;
         case OPT_MAX_MSG:
             cfg.max_message_bytes = (size_t)num_arg("max-message-bytes", optarg, 64, 1LL << 30);
             break;
@@ -148,10 +167,18 @@ int main(int argc, char **argv)
         case OPT_MAX_CLIENTS:
             cfg.max_clients = (int)num_arg("max-clients", optarg, 1, 100000);
             break;
-        case OPT_ACCEPT_TRUNC: cfg.pipeline.limits.accept_warnings = 1; break;
-        case 'v': cfg.log_level |= LLL_NOTICE | LLL_INFO; break;
-        case 'h': usage(stdout, argv[0]); return 0;
-        case 'V': printf("framewire %s (libtorch %s)\n", FW_VERSION, fwt_torch_version()); return 0;
+        case OPT_ACCEPT_TRUNC:
+            cfg.pipeline.limits.accept_warnings = 1;
+            break;
+        case 'v':
+            cfg.log_level |= LLL_NOTICE | LLL_INFO;
+            break;
+        case 'h':
+            usage(stdout, argv[0]);
+            return 0;
+        case 'V':
+            printf("framewire %s (libtorch %s)\n", FW_VERSION, fwt_torch_version());
+            return 0;
         default:
             fprintf(stderr, "Try '%s --help'.\n", argv[0]);
             return 2;

@@ -24,7 +24,7 @@
 #error "FW_TEST_PHOTO_DIR must be defined"
 #endif
 
-static const char *const photo_names[] = {"dog", "eagle", "giraffe", "horses",
+static const char *const photo_names[] = {"dog",  "eagle",  "giraffe", "horses",
                                           "kite", "person", "scream"};
 #define NPHOTOS (sizeof photo_names / sizeof photo_names[0])
 
@@ -128,7 +128,7 @@ static void test_photos_decode_and_scale(void **state)
     assert_non_null(d);
     tjhandle ref = tjInitDecompress();
     assert_non_null(ref);
-    const int mins[][2] = {{224, 224}, {1, 1}, {299, 299}, {320, 100}, {100, 320},
+    const int mins[][2] = {{224, 224}, {1, 1},     {299, 299},       {320, 100}, {100, 320},
                            {256, 256}, {640, 480}, {100000, 100000}, {0, 0}};
     fw_decode_limits lim = {.max_pixels = 50u * 1000 * 1000, .accept_warnings = 0};
     for (size_t p = 0; p < NPHOTOS; p++) {
@@ -166,8 +166,8 @@ static void test_photos_decode_and_scale(void **state)
             size_t n = (size_t)info.w * info.h * 3;
             uint8_t *want = malloc(n);
             assert_non_null(want);
-            assert_int_equal(tjDecompress2(ref, b.data, b.len, want, info.w, 0, info.h, TJPF_RGB, 0),
-                             0);
+            assert_int_equal(
+                tjDecompress2(ref, b.data, b.len, want, info.w, 0, info.h, TJPF_RGB, 0), 0);
             assert_memory_equal(rgb, want, n);
             free(want);
             if (m == 0)
@@ -279,7 +279,7 @@ static void test_bit_flips_never_crash(void **state)
         size_t sos = find_marker(b.data, b.len, 0xDA);
         assert_true(sos != SIZE_MAX);
         size_t data = segment_end(b.data, sos);
-        size_t span = b.len - 2 - data;  /* the scan data, EOI excluded */
+        size_t span = b.len - 2 - data; /* the scan data, EOI excluded */
         blob m = dup_blob(b.data, b.len);
         for (int k = 0; k < 40; k++) {
             memcpy(m.data, b.data, b.len);
@@ -438,7 +438,7 @@ static blob compress(const uint8_t *px, int w, int h, int pf, int subsamp, int q
 static void test_grayscale_to_rgb(void **state)
 {
     (void)state;
-    const int w = 67, h = 45;  /* not multiples of 8 */
+    const int w = 67, h = 45; /* not multiples of 8 */
     uint8_t *g = malloc((size_t)w * h);
     assert_non_null(g);
     for (int y = 0; y < h; y++)
@@ -472,7 +472,7 @@ static void test_grayscale_to_rgb(void **state)
         if (e > maxerr)
             maxerr = e;
     }
-    assert_true(maxerr <= 8);  /* quality 95 of a smooth ramp */
+    assert_true(maxerr <= 8); /* quality 95 of a smooth ramp */
     free(want);
     tjDestroy(ref);
     fw_decoder_free(d);
@@ -592,7 +592,8 @@ static void test_fatal_after_warning(void **state)
                 uint8_t *px = malloc((size_t)w * h * 3);
                 int r = tjDecompress2(raw, m.data, m.len, px, w, 0, h, TJPF_RGB, 0);
                 print_message("  raw: FF %02X mid-scan -> %d, %s, \"%s\"\n", planted[k], r,
-                              tjGetErrorCode(raw) == TJERR_WARNING ? "TJERR_WARNING" : "TJERR_FATAL",
+                              tjGetErrorCode(raw) == TJERR_WARNING ? "TJERR_WARNING"
+                                                                   : "TJERR_FATAL",
                               r ? tjGetErrorStr2(raw) : "");
                 free(px);
             }
@@ -601,8 +602,8 @@ static void test_fatal_after_warning(void **state)
             char msg[256];
             fw_err e = dec(d, m.data, m.len, 1, &info, &rgb, msg, sizeof msg);
             if (e == FW_OK)
-                fail_msg("%s, FF %02X mid-scan accepted as a warning (warning=%d)",
-                         photo_names[ph], planted[k], info.warning);
+                fail_msg("%s, FF %02X mid-scan accepted as a warning (warning=%d)", photo_names[ph],
+                         planted[k], info.warning);
             assert_int_equal(e, FW_ERR_JPEG_CORRUPT);
             if (ph == 0 && k == 0)
                 print_message("  FF C0 mid-scan, accept_warnings: %s: %s\n", fw_error_name(e), msg);
@@ -646,7 +647,7 @@ static void test_random_mutations(void **state)
     assert_non_null(d);
     int counts[FW_ERR__COUNT] = {0};
     const int iterations = 2000;
-    const double budget_s = 120.0;  /* bound the time under valgrind */
+    const double budget_s = 120.0; /* bound the time under valgrind */
     double t0 = now_s();
     int it;
     unsigned long checksum = 0;
@@ -658,25 +659,25 @@ static void test_random_mutations(void **state)
         for (int e = 0; e < edits; e++) {
             size_t off = (size_t)(rng() % n);
             switch (kind) {
-            case 0:  /* bit flip anywhere */
+            case 0: /* bit flip anywhere */
                 m[off] ^= (uint8_t)(1u << (rng() % 8));
                 break;
-            case 1:  /* random byte, biased to the header */
+            case 1: /* random byte, biased to the header */
                 off = (size_t)(rng() % (n < 8000 ? n : 8000));
                 m[off] = (uint8_t)rng();
                 break;
-            case 2:  /* truncate */
+            case 2: /* truncate */
                 n = 2 + (size_t)(rng() % (n - 2));
                 e = edits;
                 break;
-            case 3: {  /* zero a run */
+            case 3: { /* zero a run */
                 size_t run = 1 + (size_t)(rng() % 64);
                 if (off + run > n)
                     run = n - off;
                 memset(m + off, 0, run);
                 break;
             }
-            case 4: {  /* insert a copy of a random chunk */
+            case 4: { /* insert a copy of a random chunk */
                 size_t run = 1 + (size_t)(rng() % 256), from = (size_t)(rng() % n);
                 if (from + run > n)
                     run = n - from;
@@ -687,7 +688,7 @@ static void test_random_mutations(void **state)
                 n += run;
                 break;
             }
-            default:  /* plant a marker */
+            default: /* plant a marker */
                 if (off + 1 < n) {
                     static const uint8_t markers[] = {0xD8, 0xD9, 0xDA, 0xC0, 0xC2, 0xC4, 0xDB,
                                                       0xDD, 0xD0, 0xE1, 0xFE, 0xCF, 0xC3};

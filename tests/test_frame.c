@@ -110,8 +110,12 @@ static void test_messages(void **state)
     (void)state;
     fw_class_score sc[2] = {{2, 0.75f}, {0, 0.25f}};
     const char *labels[] = {"a", "b", "c\"quote"};
-    fw_timing t = {.queue_us = 1, .decode_us = 2, .preprocess_us = 3, .infer_us = 4,
-                   .total_us = 10, .batch_size = 2};
+    fw_timing t = {.queue_us = 1,
+                   .decode_us = 2,
+                   .preprocess_us = 3,
+                   .infer_us = 4,
+                   .total_us = 10,
+                   .batch_size = 2};
     fw_outmsg *m = fw_msg_result(18446744073709551615ull, 1700000000000001ull, sc, 2, labels, &t);
     assert_non_null(m);
     /* u64 values travel exactly, not through a double. */
@@ -120,9 +124,9 @@ static void test_messages(void **state)
     cJSON *j = cJSON_Parse((char *)m->payload);
     assert_non_null(j);
     const cJSON *top = cJSON_GetObjectItemCaseSensitive(j, "top");
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(top, 0), "label")
-                            ->valuestring,
-                        "c\"quote");
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(top, 0), "label")->valuestring,
+        "c\"quote");
     cJSON_Delete(j);
     fw_outmsg_free(m);
 
@@ -135,12 +139,16 @@ static void test_messages(void **state)
 
     fw_client_msg cm;
     char err[128];
-    assert_int_equal(fw_client_msg_parse("{\"type\":\"config\",\"top_k\":3}", 27, &cm, err,
-                                         sizeof err),
-                     0);
+    assert_int_equal(
+        fw_client_msg_parse("{\"type\":\"config\",\"top_k\":3}", 27, &cm, err, sizeof err), 0);
     assert_int_equal(cm.top_k, 3);
-    const char *bad[] = {"", "{", "[]", "{\"type\":1}", "{\"type\":\"config\",\"top_k\":1.5}",
-                         "{\"type\":\"config\",\"top_k\":101}", "{\"type\":\"config\",\"x\":1}"};
+    const char *bad[] = {"",
+                         "{",
+                         "[]",
+                         "{\"type\":1}",
+                         "{\"type\":\"config\",\"top_k\":1.5}",
+                         "{\"type\":\"config\",\"top_k\":101}",
+                         "{\"type\":\"config\",\"x\":1}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
         assert_int_equal(fw_client_msg_parse(bad[i], strlen(bad[i]), &cm, err, sizeof err), -1);
@@ -153,9 +161,12 @@ static void test_messages(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_bare_jpeg),
-        cmocka_unit_test(test_longer_header_is_skipped), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_topk),             cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_bare_jpeg),
+        cmocka_unit_test(test_longer_header_is_skipped),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

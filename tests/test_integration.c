@@ -75,8 +75,17 @@ static int setup(void **state)
     fputs("<!doctype html><title>framewire test page</title>\n", f);
     fclose(f);
 
-    const char *args[] = {"--model", MODEL_JSON, "--max-message-bytes", MAX_MSG, "--static-dir",
-                          static_dir, "--max-batch", "4", "--decode-threads", "2", NULL};
+    const char *args[] = {"--model",
+                          MODEL_JSON,
+                          "--max-message-bytes",
+                          MAX_MSG,
+                          "--static-dir",
+                          static_dir,
+                          "--max-batch",
+                          "4",
+                          "--decode-threads",
+                          "2",
+                          NULL};
     if (tu_server_start(&server, args) != 0) {
         fprintf(stderr, "server did not start:\n%s\n", server.output);
         return -1;
@@ -198,9 +207,8 @@ static void test_results_equal_in_process(void **state)
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < nphotos; i++) {
             uint64_t id = 1000 + (uint64_t)sent;
-            assert_int_equal(fw_client_send_frame(c, id, 1700000000123456ull + id, photo[i],
-                                                  photo_len[i]),
-                             0);
+            assert_int_equal(
+                fw_client_send_frame(c, id, 1700000000123456ull + id, photo[i], photo_len[i]), 0);
             sent++;
         }
     for (int n = 0; n < sent; n++) {
@@ -244,11 +252,11 @@ struct bad_case {
     const char *name;
     uint8_t *msg; /* whole binary message */
     size_t len;
-    const char *code;      /* expected error code, or NULL */
-    uint64_t frame_id;     /* expected id; 0: numbered by the server */
-    const uint8_t *photo;  /* expected result for these bytes, or NULL (code or anything) */
+    const char *code;     /* expected error code, or NULL */
+    uint64_t frame_id;    /* expected id; 0: numbered by the server */
+    const uint8_t *photo; /* expected result for these bytes, or NULL (code or anything) */
     size_t photo_len;
-    size_t fragment;       /* send in fragments of this size (0: one frame) */
+    size_t fragment; /* send in fragments of this size (0: one frame) */
     int answered;
 };
 
@@ -283,10 +291,8 @@ static void test_bad_frames_do_not_disturb_others(void **state)
     /* Client ids start at 101 so they cannot meet the server's numbers for headerless
      * messages (1, 2, ...). */
 #define CASE(NAME, MSG, LEN, CODE, ID)                                                             \
-    cases[nc++] = (struct bad_case)                                                                \
-    {                                                                                              \
-        .name = NAME, .msg = MSG, .len = LEN, .code = CODE, .frame_id = ID                         \
-    }
+    cases[nc++] =                                                                                  \
+        (struct bad_case){.name = NAME, .msg = MSG, .len = LEN, .code = CODE, .frame_id = ID}
     p = framed(101, good, glen / 2, &l);
     CASE("truncated", p, l, "truncated_jpeg", 101);
     {
@@ -591,9 +597,8 @@ static void test_startup_failures(void **state)
         if (rc == 0 || !strstr(out, cases[i].must_say))
             fail_msg("case %zu: exit %d, output: %s", i, rc, out);
     }
-    assert_int_equal(tu_server_run_to_exit((const char *[]){"--help", NULL}, out, sizeof out,
-                                           10000),
-                     0);
+    assert_int_equal(
+        tu_server_run_to_exit((const char *[]){"--help", NULL}, out, sizeof out, 10000), 0);
     assert_non_null(strstr(out, "--max-message-bytes"));
 }
 

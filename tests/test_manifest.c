@@ -13,7 +13,8 @@
 #include "fw_model.h"
 
 #define GOOD                                                                                       \
-    "\"name\":\"t\",\"file\":\"m.pt\",\"input_width\":32,\"input_height\":24,\"output\":\"probs\"," \
+    "\"name\":\"t\",\"file\":\"m.pt\",\"input_width\":32,\"input_height\":24,\"output\":"          \
+    "\"probs\","                                                                                   \
     "\"labels\":[\"a\",\"b\"]"
 
 static void test_parse_good(void **state)
@@ -54,7 +55,8 @@ static void test_parse_errors_name_the_field(void **state)
         const char *json;
         const char *field;
     } cases[] = {
-        {"{\"name\":\"t\",\"file\":\"m.pt\",\"input_height\":2,\"output\":\"probs\",\"labels\":[\"a\"]}",
+        {"{\"name\":\"t\",\"file\":\"m.pt\",\"input_height\":2,\"output\":\"probs\",\"labels\":["
+         "\"a\"]}",
          "input_width"},
         {"{" GOOD ",\"color_order\":\"rgba\"}", "color_order"},
         {"{" GOOD ",\"resize\":\"squash\"}", "resize"},

@@ -37,14 +37,20 @@
 
 #define REF_TOL 1e-5
 
-static const char *const photo_names[] = {"dog", "eagle", "giraffe", "horses",
+static const char *const photo_names[] = {"dog",  "eagle",  "giraffe", "horses",
                                           "kite", "person", "scream"};
 #define NPHOTOS (sizeof photo_names / sizeof photo_names[0])
 
 static fw_preproc plain(int W, int H, int ac)
 {
-    fw_preproc p = {.width = W, .height = H, .resize = FW_RESIZE_STRETCH, .align_corners = ac,
-                    .color = FW_COLOR_RGB, .scale = 1.0f, .mean = {0, 0, 0}, .std = {1, 1, 1}};
+    fw_preproc p = {.width = W,
+                    .height = H,
+                    .resize = FW_RESIZE_STRETCH,
+                    .align_corners = ac,
+                    .color = FW_COLOR_RGB,
+                    .scale = 1.0f,
+                    .mean = {0, 0, 0},
+                    .std = {1, 1, 1}};
     return p;
 }
 
@@ -167,9 +173,14 @@ static void test_identity_normalise_and_bgr(void **state)
     uint8_t px[7 * 5 * 3];
     for (int i = 0; i < w * h * 3; i++)
         px[i] = (uint8_t)(i * 37 + 11);
-    fw_preproc p = {.width = w, .height = h, .resize = FW_RESIZE_STRETCH, .align_corners = 0,
-                    .color = FW_COLOR_RGB, .scale = 1.0f / 255.0f,
-                    .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+    fw_preproc p = {.width = w,
+                    .height = h,
+                    .resize = FW_RESIZE_STRETCH,
+                    .align_corners = 0,
+                    .color = FW_COLOR_RGB,
+                    .scale = 1.0f / 255.0f,
+                    .mean = {0.485f, 0.456f, 0.406f},
+                    .std = {0.229f, 0.224f, 0.225f}};
     float out[3 * 7 * 5];
     for (int ac = 0; ac <= 1; ac++) {
         p.align_corners = ac;
@@ -183,18 +194,24 @@ static void test_identity_normalise_and_bgr(void **state)
 
     /* 1x1 pixel (10, 20, 30), scale 0.5, mean (1,2,3), std (2,4,8) in output order. */
     static const uint8_t one[3] = {10, 20, 30};
-    fw_preproc q = {.width = 1, .height = 1, .resize = FW_RESIZE_STRETCH, .align_corners = 0,
-                    .color = FW_COLOR_RGB, .scale = 0.5f, .mean = {1, 2, 3}, .std = {2, 4, 8}};
+    fw_preproc q = {.width = 1,
+                    .height = 1,
+                    .resize = FW_RESIZE_STRETCH,
+                    .align_corners = 0,
+                    .color = FW_COLOR_RGB,
+                    .scale = 0.5f,
+                    .mean = {1, 2, 3},
+                    .std = {2, 4, 8}};
     float o[3];
     assert_int_equal(fw_preprocess(one, 1, 1, &q, o), 0);
-    assert_float_equal(o[0], 2.0f, 1e-6);   /* R: (5-1)/2 */
-    assert_float_equal(o[1], 2.0f, 1e-6);   /* G: (10-2)/4 */
-    assert_float_equal(o[2], 1.5f, 1e-6);   /* B: (15-3)/8 */
+    assert_float_equal(o[0], 2.0f, 1e-6); /* R: (5-1)/2 */
+    assert_float_equal(o[1], 2.0f, 1e-6); /* G: (10-2)/4 */
+    assert_float_equal(o[2], 1.5f, 1e-6); /* B: (15-3)/8 */
     q.color = FW_COLOR_BGR;
     assert_int_equal(fw_preprocess(one, 1, 1, &q, o), 0);
-    assert_float_equal(o[0], 7.0f, 1e-6);   /* B: (15-1)/2 */
-    assert_float_equal(o[1], 2.0f, 1e-6);   /* G: (10-2)/4 */
-    assert_float_equal(o[2], 0.25f, 1e-6);  /* R: (5-3)/8 */
+    assert_float_equal(o[0], 7.0f, 1e-6);  /* B: (15-1)/2 */
+    assert_float_equal(o[1], 2.0f, 1e-6);  /* G: (10-2)/4 */
+    assert_float_equal(o[2], 0.25f, 1e-6); /* R: (5-3)/8 */
 }
 
 /* Shorter-side resize to the image's own shorter side is an identity resize, so the crop
@@ -224,8 +241,8 @@ static void check_crop(int w, int h, int rs, int W, int H, int want_left, int wa
                 float r = out[oy * W + ox], g = out[W * H + oy * W + ox],
                       b = out[2 * W * H + oy * W + ox];
                 if (r != (float)(x & 255) || g != (float)(y & 255) || b != (float)(x >> 8))
-                    fail_msg("%dx%d rs %d crop %dx%d at (%d,%d): got (%g,%g,%g), want x=%d y=%d",
-                             w, h, rs, W, H, ox, oy, r, g, b, x, y);
+                    fail_msg("%dx%d rs %d crop %dx%d at (%d,%d): got (%g,%g,%g), want x=%d y=%d", w,
+                             h, rs, W, H, ox, oy, r, g, b, x, y);
             }
     }
     free(out);
@@ -237,15 +254,15 @@ static void test_center_crop_offsets(void **state)
     (void)state;
     /* torchvision: int(round((385-224)/2.0)) = round(80.5) = 80 (Python rounds half to even). */
     check_crop(385, 256, 256, 224, 224, 80, 16);
-    check_crop(387, 256, 256, 224, 224, 82, 16);   /* round(81.5) = 82 */
+    check_crop(387, 256, 256, 224, 224, 82, 16); /* round(81.5) = 82 */
     check_crop(386, 256, 256, 224, 224, 81, 16);
-    check_crop(256, 385, 256, 224, 224, 16, 80);   /* portrait */
+    check_crop(256, 385, 256, 224, 224, 16, 80); /* portrait */
     check_crop(256, 256, 256, 224, 224, 16, 16);
-    check_crop(256, 256, 256, 256, 256, 0, 0);     /* crop = whole image */
-    check_crop(300, 225, 225, 200, 224, 50, 0);    /* W != H */
-    check_crop(225, 301, 225, 224, 1, 0, 150);     /* round(150.0) */
-    check_crop(227, 227, 227, 224, 224, 2, 2);     /* round(1.5) = 2 */
-    check_crop(229, 229, 229, 224, 224, 2, 2);     /* round(2.5) = 2 */
+    check_crop(256, 256, 256, 256, 256, 0, 0);  /* crop = whole image */
+    check_crop(300, 225, 225, 200, 224, 50, 0); /* W != H */
+    check_crop(225, 301, 225, 224, 1, 0, 150);  /* round(150.0) */
+    check_crop(227, 227, 227, 224, 224, 2, 2);  /* round(1.5) = 2 */
+    check_crop(229, 229, 229, 224, 224, 2, 2);  /* round(2.5) = 2 */
 }
 
 static void test_min_size(void **state)
@@ -308,7 +325,7 @@ static void test_invalid(void **state)
     p.resize = FW_RESIZE_SHORTER_SIDE_CROP;
     p.resize_shorter = 0;
     assert_int_equal(fw_preprocess(px, 4, 4, &p, out), -1);
-    p.resize_shorter = 3;  /* 3x3 resized, 4x4 crop */
+    p.resize_shorter = 3; /* 3x3 resized, 4x4 crop */
     assert_int_equal(fw_preprocess(px, 4, 4, &p, out), -1);
     p.resize_shorter = 4;
     assert_int_equal(fw_preprocess(px, 4, 4, &p, out), 0);
@@ -319,35 +336,73 @@ static void test_invalid(void **state)
 typedef struct config {
     const char *name;
     fw_preproc p;
-    int small_decode;  /* 1: decode at ~1/4 of the needed size so that the resize upscales */
+    int small_decode; /* 1: decode at ~1/4 of the needed size so that the resize upscales */
 } config;
 
-#define IMAGENET_MEAN {0.485f, 0.456f, 0.406f}
-#define IMAGENET_STD {0.229f, 0.224f, 0.225f}
+#define IMAGENET_MEAN                                                                              \
+    {                                                                                              \
+        0.485f, 0.456f, 0.406f                                                                     \
+    }
+#define IMAGENET_STD                                                                               \
+    {                                                                                              \
+        0.229f, 0.224f, 0.225f                                                                     \
+    }
 
 static const config configs[] = {
-    {"stretch 224x224 ac=0", {224, 224, FW_RESIZE_STRETCH, 0, 0, FW_COLOR_RGB, 1.0f / 255.0f,
-                              {0, 0, 0}, {1, 1, 1}}, 0},
-    {"stretch 224x224 ac=1 (nsfwjs)", {224, 224, FW_RESIZE_STRETCH, 0, 1, FW_COLOR_RGB,
-                                       1.0f / 255.0f, {0, 0, 0}, {1, 1, 1}}, 0},
-    {"shorter 256 crop 224x224 ac=0", {224, 224, FW_RESIZE_SHORTER_SIDE_CROP, 256, 0,
-                                       FW_COLOR_RGB, 1.0f / 255.0f, IMAGENET_MEAN, IMAGENET_STD},
+    {"stretch 224x224 ac=0",
+     {224, 224, FW_RESIZE_STRETCH, 0, 0, FW_COLOR_RGB, 1.0f / 255.0f, {0, 0, 0}, {1, 1, 1}},
      0},
-    {"stretch 320x192 ac=0", {320, 192, FW_RESIZE_STRETCH, 0, 0, FW_COLOR_RGB, 1.0f / 255.0f,
-                              IMAGENET_MEAN, IMAGENET_STD}, 0},
-    {"shorter 256 crop 200x240 ac=1", {200, 240, FW_RESIZE_SHORTER_SIDE_CROP, 256, 1,
-                                       FW_COLOR_RGB, 1.0f / 255.0f, IMAGENET_MEAN, IMAGENET_STD},
+    {"stretch 224x224 ac=1 (nsfwjs)",
+     {224, 224, FW_RESIZE_STRETCH, 0, 1, FW_COLOR_RGB, 1.0f / 255.0f, {0, 0, 0}, {1, 1, 1}},
      0},
-    {"BGR stretch 299x299 ac=1 caffe", {299, 299, FW_RESIZE_STRETCH, 0, 1, FW_COLOR_BGR, 1.0f,
-                                        {103.53f, 116.28f, 123.675f},
-                                        {57.375f, 57.12f, 58.395f}}, 0},
-    {"upscale stretch 224x224 ac=0", {224, 224, FW_RESIZE_STRETCH, 0, 0, FW_COLOR_RGB,
-                                      1.0f / 255.0f, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}}, 1},
-    {"upscale stretch 300x250 ac=1", {300, 250, FW_RESIZE_STRETCH, 0, 1, FW_COLOR_BGR,
-                                      1.0f / 255.0f, {0.1f, 0.2f, 0.3f}, {0.3f, 0.2f, 0.1f}}, 1},
-    {"upscale shorter 256 crop 224 ac=0", {224, 224, FW_RESIZE_SHORTER_SIDE_CROP, 256, 0,
-                                           FW_COLOR_RGB, 1.0f / 255.0f, IMAGENET_MEAN,
-                                           IMAGENET_STD}, 1},
+    {"shorter 256 crop 224x224 ac=0",
+     {224, 224, FW_RESIZE_SHORTER_SIDE_CROP, 256, 0, FW_COLOR_RGB, 1.0f / 255.0f, IMAGENET_MEAN,
+      IMAGENET_STD},
+     0},
+    {"stretch 320x192 ac=0",
+     {320, 192, FW_RESIZE_STRETCH, 0, 0, FW_COLOR_RGB, 1.0f / 255.0f, IMAGENET_MEAN, IMAGENET_STD},
+     0},
+    {"shorter 256 crop 200x240 ac=1",
+     {200, 240, FW_RESIZE_SHORTER_SIDE_CROP, 256, 1, FW_COLOR_RGB, 1.0f / 255.0f, IMAGENET_MEAN,
+      IMAGENET_STD},
+     0},
+    {"BGR stretch 299x299 ac=1 caffe",
+     {299,
+      299,
+      FW_RESIZE_STRETCH,
+      0,
+      1,
+      FW_COLOR_BGR,
+      1.0f,
+      {103.53f, 116.28f, 123.675f},
+      {57.375f, 57.12f, 58.395f}},
+     0},
+    {"upscale stretch 224x224 ac=0",
+     {224,
+      224,
+      FW_RESIZE_STRETCH,
+      0,
+      0,
+      FW_COLOR_RGB,
+      1.0f / 255.0f,
+      {0.5f, 0.5f, 0.5f},
+      {0.5f, 0.5f, 0.5f}},
+     1},
+    {"upscale stretch 300x250 ac=1",
+     {300,
+      250,
+      FW_RESIZE_STRETCH,
+      0,
+      1,
+      FW_COLOR_BGR,
+      1.0f / 255.0f,
+      {0.1f, 0.2f, 0.3f},
+      {0.3f, 0.2f, 0.1f}},
+     1},
+    {"upscale shorter 256 crop 224 ac=0",
+     {224, 224, FW_RESIZE_SHORTER_SIDE_CROP, 256, 0, FW_COLOR_RGB, 1.0f / 255.0f, IMAGENET_MEAN,
+      IMAGENET_STD},
+     1},
 };
 #define NCONFIGS (sizeof configs / sizeof configs[0])
 
@@ -409,8 +464,8 @@ static void test_photos_match_pytorch(void **state)
             const uint8_t *rgb;
             fw_decode_info info;
             char msg[256];
-            fw_err e = fw_decode_jpeg(d, jpeg, len, NULL, min_w, min_h, &rgb, &info, msg,
-                                      sizeof msg);
+            fw_err e =
+                fw_decode_jpeg(d, jpeg, len, NULL, min_w, min_h, &rgb, &info, msg, sizeof msg);
             if (e != FW_OK)
                 fail_msg("%s: %s", photo_names[ph], msg);
             if (configs[c].small_decode) {
@@ -437,8 +492,8 @@ static void test_photos_match_pytorch(void **state)
                     rgb_path[j], info.w, info.h, out_path[j], p->width, p->height,
                     p->resize == FW_RESIZE_STRETCH ? "stretch" : "crop", p->resize_shorter,
                     p->align_corners, p->color == FW_COLOR_BGR ? "bgr" : "rgb", (double)p->scale,
-                    (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],
-                    (double)p->std[0], (double)p->std[1], (double)p->std[2]);
+                    (double)p->mean[0], (double)p->mean[1], (double)p->mean[2], (double)p->std[0],
+                    (double)p->std[1], (double)p->std[2]);
         }
         free(jpeg);
     }
@@ -546,15 +601,15 @@ static void test_timing(void **state)
         snprintf(path, sizeof path, "%s/%s.jpg", FW_TEST_PHOTO_DIR, names[k]);
         size_t len;
         uint8_t *jpeg = read_file(path, &len);
-        const fw_preproc *p = &configs[1].p;  /* stretch 224x224 ac=1 */
+        const fw_preproc *p = &configs[1].p; /* stretch 224x224 ac=1 */
         double td[RUNS], tp[RUNS], tt[RUNS];
         fw_decode_info info;
         for (int i = 0; i < RUNS; i++) {
             const uint8_t *rgb;
             char msg[256];
             double t0 = now_s();
-            assert_int_equal(fw_decode_jpeg(d, jpeg, len, NULL, p->width, p->height, &rgb,
-                                            &info, msg, sizeof msg),
+            assert_int_equal(fw_decode_jpeg(d, jpeg, len, NULL, p->width, p->height, &rgb, &info,
+                                            msg, sizeof msg),
                              FW_OK);
             double t1 = now_s();
             assert_int_equal(fw_preprocess(rgb, info.w, info.h, p, out), 0);
@@ -569,8 +624,8 @@ static void test_timing(void **state)
         print_message("  %-7s %dx%d -> decode %dx%d (%d/%d) median %.3f ms, preprocess -> 224x224 "
                       "median %.3f ms, total median %.3f ms (%d runs)\n",
                       names[k], info.src_w, info.src_h, info.w, info.h, info.scale_num,
-                      info.scale_denom, td[RUNS / 2] * 1e3, tp[RUNS / 2] * 1e3,
-                      tt[RUNS / 2] * 1e3, RUNS);
+                      info.scale_denom, td[RUNS / 2] * 1e3, tp[RUNS / 2] * 1e3, tt[RUNS / 2] * 1e3,
+                      RUNS);
         free(jpeg);
     }
     fw_decoder_free(d);
