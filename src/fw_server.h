@@ -24,6 +24,7 @@ typedef struct fw_server_config {
                                * before the server stops reading that socket */
     int max_clients;          /* concurrent WebSocket sessions */
     int log_level;            /* lws log level bitmask (LLL_ERR | LLL_WARN ...) */
+    const char *record_dir;   /* --record: write every session into this directory; NULL = off */
     fw_pipeline_config pipeline;
 } fw_server_config;
 

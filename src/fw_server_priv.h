@@ -6,6 +6,7 @@
 #include <libwebsockets.h>
 #include <signal.h>
 
+#include "fw_recorder.h"
 #include "fw_server.h"
 #include "fw_sessions.h"
 
@@ -15,6 +16,7 @@
 struct fw_server {
     fw_server_config cfg; /* constant after fw_server_new */
     fw_pipeline *pipe;    /* created before the lws context, stopped after it */
+    fw_recorder *rec;     /* --record (NULL when off); closed after the lws context */
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     int port;

@@ -86,6 +86,8 @@ static void handle_binary(struct fw_server *s, struct fw_pss *pss)
     fw_err e = fw_frame_parse(pss->rx, pss->rx_len, &f);
     uint64_t id = f.has_header ? f.frame_id : ++pss->next_frame_no;
     s->frames_received++;
+    fw_recorder_frame(s->rec, pss->session_id, id, f.capture_us, fw_wall_us(), pss->rx,
+                      pss->rx_len);
     if (e != FW_OK) {
         const char *why = e == FW_ERR_EMPTY_FRAME ? "the frame holds no JPEG bytes"
                           : e == FW_ERR_BAD_FRAME_HEADER
@@ -124,6 +126,7 @@ static void handle_text(struct fw_server *s, struct fw_pss *pss)
 {
     fw_client_msg cm;
     char err[160];
+    fw_recorder_client_text(s->rec, pss->session_id, fw_wall_us(), pss->rx, pss->rx_len);
     if (fw_client_msg_parse((const char *)pss->rx, pss->rx_len, &cm, err, sizeof err) != 0) {
         answer_error(s, pss, 0, 0, FW_ERR_BAD_MESSAGE, err);
         return;
@@ -215,6 +218,7 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             break;
         }
         pss->registered = 1;
+        fw_recorder_session_open(s->rec, pss->session_id);
         const fw_model_info *mi = fw_pipeline_model(s->pipe);
         fw_hello_info h = {
             .server_version = "framewire " FW_VERSION,
@@ -271,6 +275,8 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         int ok = n >= (int)m->len;
         if (ok && m->is_result)
             s->answers_sent++;
+        if (ok) /* a server's frames are not masked: the payload is intact after lws_write */
+            fw_recorder_server_text(s->rec, pss->session_id, fw_wall_us(), m->payload, m->len);
         fw_outmsg_free(m);
         if (!ok)
             return -1;
@@ -281,8 +287,10 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
 
     case LWS_CALLBACK_CLOSED:
-        if (pss->registered)
+        if (pss->registered) {
             fw_sessions_remove(s->sessions, pss->slot);
+            fw_recorder_session_close(s->rec, pss->session_id);
+        }
         pss->registered = 0;
         while (pss->out_head) {
             fw_outmsg *m = pss->out_head;

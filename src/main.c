@@ -53,6 +53,9 @@ static void usage(FILE *f, const char *argv0)
         "      --max-inflight N     unanswered frames before the socket is paused (default %d)\n"
         "      --max-clients N      concurrent WebSocket sessions, all clients (default %d)\n"
         "      --accept-truncated   decode truncated/corrupt-tail JPEGs instead of rejecting\n"
+        "Recording:\n"
+        "      --record DIR         write every session (frames, client and server messages,\n"
+        "                           timestamps) to DIR/*.fwrec; see docs/recording.md\n"
         "Other:\n"
         "  -v, --verbose            more libwebsockets logging\n"
         "  -h, --help               this text\n"
@@ -92,6 +95,7 @@ enum {
     OPT_MAX_INFLIGHT,
     OPT_MAX_CLIENTS,
     OPT_ACCEPT_TRUNC,
+    OPT_RECORD,
 };
 
 int main(int argc, char **argv)
@@ -113,6 +117,7 @@ int main(int argc, char **argv)
         {"max-inflight", required_argument, 0, OPT_MAX_INFLIGHT},
         {"max-clients", required_argument, 0, OPT_MAX_CLIENTS},
         {"accept-truncated", no_argument, 0, OPT_ACCEPT_TRUNC},
+        {"record", required_argument, 0, OPT_RECORD},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
@@ -169,6 +174,9 @@ int main(int argc, char **argv)
             break;
         case OPT_ACCEPT_TRUNC:
             cfg.pipeline.limits.accept_warnings = 1;
+            break;
+        case OPT_RECORD:
+            cfg.record_dir = optarg;
             break;
         case 'v':
             cfg.log_level |= LLL_NOTICE | LLL_INFO;
