@@ -9,7 +9,7 @@
 static const char *const names[] = {"other", "hello",   "config", "result",
                                     "error", "dropped", "pong",   "stats"};
 
-const char *fw_answer_type_name(fw_answer_type t)
+const char *fw_answer_type_name(fw_smsg_type t)
 {
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "other";
 }
@@ -100,14 +100,14 @@ int fw_answer_parse(const char *text, size_t len, fw_answer *out, char *err, siz
     const char *t = type->valuestring;
     rc = 0;
     if (strcmp(t, "result") == 0) {
-        out->type = FW_ANS_RESULT;
+        out->type = FW_SMSG_RESULT;
         rc = parse_result(root, out, err, errlen);
     } else if (strcmp(t, "error") == 0) {
-        out->type = FW_ANS_ERROR;
+        out->type = FW_SMSG_ERROR;
         out->has_frame_id = get_u64(root, "frame_id", &out->frame_id) == 0;
         get_str(root, "code", out->code, sizeof out->code);
     } else if (strcmp(t, "dropped") == 0) {
-        out->type = FW_ANS_DROPPED;
+        out->type = FW_SMSG_DROPPED;
         out->has_frame_id = get_u64(root, "frame_id", &out->frame_id) == 0;
         get_str(root, "reason", out->code, sizeof out->code);
         if (!out->has_frame_id) {
@@ -115,22 +115,22 @@ int fw_answer_parse(const char *text, size_t len, fw_answer *out, char *err, siz
             rc = -1;
         }
     } else if (strcmp(t, "pong") == 0) {
-        out->type = FW_ANS_PONG;
+        out->type = FW_SMSG_PONG;
         out->client_ts_us = get_i64(root, "client_ts_us");
         out->pong_rx_us = get_i64(root, "server_rx_ts_us");
         out->pong_tx_us = get_i64(root, "server_tx_ts_us");
     } else if (strcmp(t, "hello") == 0) {
-        out->type = FW_ANS_HELLO;
+        out->type = FW_SMSG_HELLO;
         const cJSON *lim = cJSON_GetObjectItemCaseSensitive(root, "limits");
         out->max_inflight = (int)get_i64(lim, "max_inflight");
         const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
         get_str(model, "name", out->model, sizeof out->model);
     } else if (strcmp(t, "config") == 0) {
-        out->type = FW_ANS_CONFIG;
+        out->type = FW_SMSG_CONFIG;
     } else if (strcmp(t, "stats") == 0) {
-        out->type = FW_ANS_STATS;
+        out->type = FW_SMSG_STATS;
     } else {
-        out->type = FW_ANS_OTHER;
+        out->type = FW_SMSG_OTHER;
     }
 done:
     cJSON_Delete(root);

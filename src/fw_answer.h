@@ -11,16 +11,16 @@
 
 #include "fw_messages.h"
 
-typedef enum fw_answer_type {
-    FW_ANS_OTHER = 0, /* a type this client does not know (ignored) */
-    FW_ANS_HELLO,
-    FW_ANS_CONFIG,
-    FW_ANS_RESULT,
-    FW_ANS_ERROR,
-    FW_ANS_DROPPED,
-    FW_ANS_PONG,
-    FW_ANS_STATS,
-} fw_answer_type;
+typedef enum fw_smsg_type {
+    FW_SMSG_OTHER = 0, /* a type this client does not know (ignored) */
+    FW_SMSG_HELLO,
+    FW_SMSG_CONFIG,
+    FW_SMSG_RESULT,
+    FW_SMSG_ERROR,
+    FW_SMSG_DROPPED,
+    FW_SMSG_PONG,
+    FW_SMSG_STATS,
+} fw_smsg_type;
 
 #define FW_ANSWER_LABEL_MAX 64
 
@@ -31,7 +31,7 @@ typedef struct fw_answer_class {
 } fw_answer_class;
 
 typedef struct fw_answer {
-    fw_answer_type type;
+    fw_smsg_type type;
     int has_frame_id; /* result, error with a frame id, dropped */
     uint64_t frame_id;
     uint64_t capture_us; /* result */
@@ -55,6 +55,6 @@ typedef struct fw_answer {
 int fw_answer_parse(const char *text, size_t len, fw_answer *out, char *err, size_t errlen);
 
 /* "result", "error", ... */
-const char *fw_answer_type_name(fw_answer_type t);
+const char *fw_answer_type_name(fw_smsg_type t);
 
 #endif /* FW_ANSWER_H */

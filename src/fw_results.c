@@ -12,7 +12,7 @@
 struct rentry {
     uint64_t seq;
     size_t order; /* insertion order: the last answer for a seq wins */
-    fw_answer_type type;
+    fw_smsg_type type;
     char code[40];
     char label1[FW_ANSWER_LABEL_MAX]; /* top-1 label, for reports */
     int ntop;
@@ -60,7 +60,7 @@ int fw_rset_add(fw_rset *s, uint64_t seq, const fw_answer *a)
     r->order = s->added++;
     r->type = a->type;
     snprintf(r->code, sizeof r->code, "%s", a->code);
-    if (a->type == FW_ANS_RESULT && a->ntop > 0) {
+    if (a->type == FW_SMSG_RESULT && a->ntop > 0) {
         r->index = malloc((size_t)a->ntop * sizeof *r->index);
         r->prob = malloc((size_t)a->ntop * sizeof *r->prob);
         if (!r->index || !r->prob) {
@@ -101,14 +101,14 @@ int fw_rset_add_line(fw_rset *s, const char *line, size_t len, char *err, size_t
     int rc = 0;
     char why[160];
     if (fw_answer_parse(line, len, a, why, sizeof why) == 0 &&
-        (a->type == FW_ANS_RESULT || a->type == FW_ANS_ERROR || a->type == FW_ANS_DROPPED)) {
+        (a->type == FW_SMSG_RESULT || a->type == FW_SMSG_ERROR || a->type == FW_SMSG_DROPPED)) {
         if (fw_rset_add(s, sq, a) != 0) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
         } else {
             rc = 1;
         }
-    } else if (a->type == FW_ANS_RESULT) {
+    } else if (a->type == FW_SMSG_RESULT) {
         snprintf(err, errlen, "%s", why);
         rc = -1;
     }
@@ -226,12 +226,12 @@ static int compare_one(fw_cmp_report *r, const fw_cmp_options *opt, const struct
 {
     char why[160];
     r->both++;
-    if (o->type != n->type || (o->type != FW_ANS_RESULT && strcmp(o->code, n->code) != 0)) {
+    if (o->type != n->type || (o->type != FW_SMSG_RESULT && strcmp(o->code, n->code) != 0)) {
         snprintf(why, sizeof why, "%s%s%s -> %s%s%s", outcome(o), o->code[0] ? " " : "", o->code,
                  outcome(n), n->code[0] ? " " : "", n->code);
         return list_diff(r, opt, o->seq, 0, why);
     }
-    if (o->type != FW_ANS_RESULT) {
+    if (o->type != FW_SMSG_RESULT) {
         r->agree++;
         return 0;
     }

@@ -210,14 +210,14 @@ static void on_text(void *user, int conn, const char *text, size_t len, int64_t 
         return;
     }
     switch (a.type) {
-    case FW_ANS_HELLO:
+    case FW_SMSG_HELLO:
         r->hello = 1;
         r->max_inflight = a.max_inflight > 0 ? a.max_inflight : 4;
         return;
-    case FW_ANS_CONFIG:
+    case FW_SMSG_CONFIG:
         r->config_acked++;
         return;
-    case FW_ANS_ERROR:
+    case FW_SMSG_ERROR:
         if (!a.has_frame_id) {
             r->config_error = 1;
             snprintf(r->config_err, sizeof r->config_err, "%.*s", (int)(len < 200 ? len : 200),
@@ -225,8 +225,8 @@ static void on_text(void *user, int conn, const char *text, size_t len, int64_t 
             return;
         }
         break;
-    case FW_ANS_RESULT:
-    case FW_ANS_DROPPED:
+    case FW_SMSG_RESULT:
+    case FW_SMSG_DROPPED:
         break;
     default:
         return; /* pong, stats, future types */
@@ -245,9 +245,9 @@ static void on_text(void *user, int conn, const char *text, size_t len, int64_t 
     }
     r->answered++;
     r->last_answer_mono = mono;
-    if (a.type == FW_ANS_RESULT)
+    if (a.type == FW_SMSG_RESULT)
         r->results_n++;
-    else if (a.type == FW_ANS_ERROR)
+    else if (a.type == FW_SMSG_ERROR)
         r->errors++;
     else
         r->dropped++;
