@@ -53,7 +53,8 @@ struct fw_pool {
     void *user;
     struct conn **conns;
     int nconns, cap;
-    lws_sorted_usec_list_t sul;
+    lws_sorted_usec_list_t sul; /* bounds the wait of fw_pool_service */
+    int rearmed;
 };
 
 static void tx_free(struct tx *t)
@@ -386,16 +387,27 @@ void fw_pool_close(fw_pool *p, int conn)
     lws_callback_on_writable(c->wsi);
 }
 
+/* The timer that bounds lws_service's wait. lws 4.1 services timers that are already due
+ * before it polls and then waits for the next timer or a network event: a timer due before the
+ * poll would leave the poll unbounded. So when it fires it arms itself again 1 ms later (once),
+ * which bounds the wait either way. */
 static void wake(lws_sorted_usec_list_t *sul)
 {
-    (void)sul; /* only there to make lws_service return */
+    fw_pool *p = lws_container_of(sul, fw_pool, sul);
+    if (!p->rearmed) {
+        p->rearmed = 1;
+        lws_sul_schedule(p->ctx, 0, &p->sul, wake, 1000);
+    }
 }
 
 void fw_pool_service(fw_pool *p, int64_t until_us)
 {
     int64_t left = until_us - fw_now_us();
-    if (left < 0)
-        left = 0;
+    if (left <= 0) {
+        lws_service(p->ctx, -1); /* handle what is pending, do not wait */
+        return;
+    }
+    p->rearmed = 0;
     lws_sul_schedule(p->ctx, 0, &p->sul, wake, left);
     lws_service(p->ctx, 0);
     lws_sul_cancel(&p->sul);

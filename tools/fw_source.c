@@ -19,6 +19,7 @@
 
 #include "fw_frame.h"
 #include "fw_recording.h"
+#include "fw_toolutil.h"
 
 #define DEFAULT_MAX_FRAME (64u << 20)
 #define DEFAULT_FPS 30.0
@@ -686,15 +687,12 @@ int fw_recording_answers(const char *path,
         if ((strcmp(t, "result") == 0 || strcmp(t, "error") == 0 || strcmp(t, "dropped") == 0) &&
             cJSON_IsNumber(fid) && idmap_get(&m, (uint64_t)fid->valuedouble, &sq)) {
             /* seq first, then the server's fields as they were sent. */
-            cJSON *line = cJSON_CreateObject();
-            cJSON_AddNumberToObject(line, "seq", (double)sq);
-            for (const cJSON *it = o->child; it; it = it->next)
-                cJSON_AddItemToObject(line, it->string, cJSON_Duplicate(it, 1));
-            char *txt = cJSON_PrintUnformatted(line);
-            cJSON_Delete(line);
+            char head[40];
+            snprintf(head, sizeof head, "\"seq\":%" PRIu64, sq);
+            char *txt = fwtool_splice_json((const char *)rec.payload, rec.len, head, NULL);
             if (txt) {
                 emit(sq, txt, user);
-                cJSON_free(txt);
+                free(txt);
             }
         }
         cJSON_Delete(o);

@@ -1,6 +1,7 @@
 /* fw_toolutil.c - options, progress line, HTTP GET for the tools (see fw_toolutil.h). */
 #include "fw_toolutil.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -156,4 +157,39 @@ double fwtool_prom_value(const char *text, const char *name)
             p++;
     }
     return -1;
+}
+
+char *fwtool_splice_json(const char *obj, size_t len, const char *head, const char *tail)
+{
+    while (len && (obj[len - 1] == '\n' || obj[len - 1] == ' ' || obj[len - 1] == '\r'))
+        len--;
+    size_t a = 0;
+    while (a < len && (obj[a] == ' ' || obj[a] == '\t'))
+        a++;
+    if (len - a < 2 || obj[a] != '{' || obj[len - 1] != '}')
+        return NULL;
+    const char *body = obj + a + 1;
+    size_t blen = len - a - 2; /* between the braces */
+    size_t i = 0;
+    while (i < blen && (body[i] == ' ' || body[i] == '\n'))
+        i++;
+    int empty = i == blen;
+    head = head ? head : "";
+    tail = tail ? tail : "";
+    size_t n = strlen(head) + blen + strlen(tail) + 8;
+    char *out = malloc(n);
+    if (!out)
+        return NULL;
+    snprintf(out, n, "{%s%s%.*s%s%s}", head, *head && !empty ? "," : "", (int)blen, body,
+             *tail && (!empty || *head) ? "," : "", tail);
+    return out;
+}
+
+void fwtool_json_string(char *out, size_t cap, const char *s)
+{
+    cJSON *str = cJSON_CreateString(s ? s : "");
+    char *txt = str ? cJSON_PrintUnformatted(str) : NULL;
+    snprintf(out, cap, "%s", txt ? txt : "\"\"");
+    cJSON_free(txt);
+    cJSON_Delete(str);
 }

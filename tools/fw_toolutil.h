@@ -26,4 +26,13 @@ int fwtool_http_get(const char *host, int port, const char *path, char **body, i
  * /metrics text, or -1 when absent. */
 double fwtool_prom_value(const char *text, const char *name);
 
+/* A JSON object with fields added around a server message, keeping the server's text as it was
+ * sent (numbers and all): "{" head "," <obj's fields> "," tail "}". obj must be a JSON object
+ * text; head and tail are "key":value lists (either may be NULL or empty). Returns a malloc'd
+ * string, or NULL (not an object, out of memory). */
+char *fwtool_splice_json(const char *obj, size_t len, const char *head, const char *tail);
+
+/* Appends a JSON string literal for s (quoted, escaped) to out[cap]. */
+void fwtool_json_string(char *out, size_t cap, const char *s);
+
 #endif /* FW_TOOLUTIL_H */

@@ -158,24 +158,19 @@ static void flush_lines(struct replay *r)
 /* The output line: seq, where the frame came from, the server's fields, the client's latency. */
 static char *output_line(const struct slot *s, const char *text, size_t len, int64_t latency)
 {
-    cJSON *o = cJSON_ParseWithLength(text, len);
-    if (!o)
-        return NULL;
-    cJSON *line = cJSON_CreateObject();
-    cJSON_AddNumberToObject(line, "seq", (double)s->seq);
-    if (s->source[0])
-        cJSON_AddStringToObject(line, "source", s->source);
+    char head[700], src[600] = "", tail[64] = "";
+    if (s->source[0]) {
+        char q[520];
+        fwtool_json_string(q, sizeof q, s->source);
+        snprintf(src, sizeof src, ",\"source\":%s", q);
+    }
+    int n = snprintf(head, sizeof head, "\"seq\":%" PRIu64 "%s", s->seq, src);
     if (s->has_orig)
-        cJSON_AddNumberToObject(line, "orig_frame_id", (double)s->orig_frame_id);
-    for (const cJSON *it = o->child; it; it = it->next)
-        cJSON_AddItemToObject(line, it->string, cJSON_Duplicate(it, 1));
-    cJSON_AddNumberToObject(line, "latency_us", (double)latency);
-    cJSON_Delete(o);
-    char *txt = cJSON_PrintUnformatted(line);
-    cJSON_Delete(line);
-    char *copy = txt ? strdup(txt) : NULL;
-    cJSON_free(txt);
-    return copy;
+        snprintf(head + n, sizeof head - (size_t)n, ",\"orig_frame_id\":%" PRIu64,
+                 s->orig_frame_id);
+    if (latency >= 0)
+        snprintf(tail, sizeof tail, "\"latency_us\":%" PRId64, latency);
+    return fwtool_splice_json(text, len, head, tail);
 }
 
 static void on_connect(void *user, int conn, int ok, const char *why)
