@@ -372,7 +372,7 @@ static void plot_begin(struct plot *p, const char *title, const char *xlabel, co
 {
     FILE *f = p->f;
     fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "<svg width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
             p->w, p->h, p->w, p->h);
     fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", p->w, p->h);

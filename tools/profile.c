@@ -58,7 +58,8 @@ static void usage(FILE *f)
            "                           per stream, latency from the actual send\n"
            "Sweep:\n"
            "      --sweep              find the highest fps per stream meeting the p99 target:\n"
-           "                           doubles from --fps until it fails, then bisects\n"
+           "                           doubles from --fps until it fails, then bisects to 10%%\n"
+           "                           (halves down to --fps/8 when --fps already fails)\n"
            "      --p99-target-ms T    the target (default 50)\n"
            "      --max-loss-pct P     also fail a rate that loses more than P%% of measured\n"
            "                           frames (dropped, errors, unanswered; default 1)\n"
@@ -370,7 +371,7 @@ int main(int argc, char **argv)
     } else {
         /* Double from --fps while the target holds, then bisect between the last pass and the
          * first failure until they are within 10% (or the steps run out). */
-        double lo = 0, hi = 0, fps = cfg.fps < max_fps ? cfg.fps : max_fps;
+        double lo = 0, hi = 0, fps = cfg.fps < max_fps ? cfg.fps : max_fps, start = fps;
         while (nsteps < MAX_SWEEP_STEPS && !g_stop) {
             fw_load_config sc = cfg;
             sc.fps = fps;
@@ -396,12 +397,15 @@ int main(int argc, char **argv)
                 if (fps >= max_fps)
                     break;
                 fps = fps * 2 < max_fps ? fps * 2 : max_fps;
+            } else if (lo > 0) {
+                if ((hi - lo) / lo <= 0.10)
+                    break;
+                fps = (lo + hi) / 2;
             } else {
-                if (lo > 0 && (hi - lo) / lo <= 0.10)
+                /* Even the first rate failed: halve, down to an eighth of it. */
+                if (hi <= start / 8 * 1.0001)
                     break;
-                if (lo == 0 && hi <= 0.05)
-                    break;
-                fps = lo > 0 ? (lo + hi) / 2 : hi / 2;
+                fps = hi / 2;
             }
         }
         rep.detail = rep.best >= 0 ? rep.best : nsteps - 1;
