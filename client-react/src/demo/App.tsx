@@ -1,7 +1,7 @@
 // App.tsx - framewire's demo page: the CameraClassifier on the server that serves the page, and
 // a single-image upload through the REST endpoint. URL parameters (for trying things and for the
 // browser test): ?fps=N max frame rate, ?quality=Q, ?latency=MS adaptation target, ?topk=K,
-// ?adapt=0 to turn adaptation off.
+// ?adapt=0 to turn adaptation off, ?token=T for a server started with --token T.
 
 import { CameraClassifier } from '../lib/CameraClassifier';
 import { UploadClassify } from './UploadClassify';
@@ -15,6 +15,7 @@ function numParam(p: URLSearchParams, k: string): number | undefined {
 
 export function App() {
   const p = new URLSearchParams(location.search);
+  const token = p.get('token') ?? undefined;
   return (
     <main>
       <header>
@@ -25,13 +26,14 @@ export function App() {
         </p>
       </header>
       <CameraClassifier
+        token={token}
         topK={numParam(p, 'topk') ?? 3}
         maxFps={numParam(p, 'fps') ?? 30}
         quality={numParam(p, 'quality') ?? 0.8}
         targetLatencyMs={numParam(p, 'latency')}
         adapt={p.get('adapt') !== '0'}
       />
-      <UploadClassify topK={numParam(p, 'topk') ?? 5} />
+      <UploadClassify topK={numParam(p, 'topk') ?? 5} token={token} />
     </main>
   );
 }

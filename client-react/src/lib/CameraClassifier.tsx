@@ -13,6 +13,8 @@ import { useCaptureLoop, useFramewire } from './useFramewire';
 export interface CameraClassifierProps {
   /** framewire's WebSocket URL (default: the page's own host) */
   url?: string;
+  /** bearer token when the server runs with --token */
+  token?: string;
   /** classes shown per result (default 3) */
   topK?: number;
   /** camera resolution asked for, also the largest size sent for video files (default 640x480) */
@@ -42,6 +44,7 @@ const FPS_CHOICES = [1, 2, 5, 10, 15, 24, 30, 60];
 export function CameraClassifier(props: CameraClassifierProps) {
   const {
     url,
+    token,
     topK = 3,
     adapt = true,
     targetLatencyMs,
@@ -52,7 +55,7 @@ export function CameraClassifier(props: CameraClassifierProps) {
     onResult,
     className,
   } = props;
-  const fw = useFramewire({ url, topK, policy, maxAgeMs, maxInflight });
+  const fw = useFramewire({ url, token, topK, policy, maxAgeMs, maxInflight });
   const videoRef = useRef<HTMLVideoElement | null>(null);
   const [kind, setKind] = useState<SourceKind>('camera');
   const [cameras, setCameras] = useState<MediaDeviceInfo[]>([]);

@@ -34,7 +34,7 @@ export interface WindowSample {
   busy: number;
   /** answers received (results, errors, dropped notices) */
   answers: number;
-  /** of which the server dropped (superseded or stale) */
+  /** of which the server dropped (superseded or stale); more than 5% counts as congestion */
   dropped: number;
   /** results per second over the window */
   resultFps: number;
@@ -51,7 +51,7 @@ export interface AdaptState extends AdaptSettings {
   changes: number;
 }
 
-const round = (x: number, step: number) => Math.round(x / step) * step;
+const round = (x: number, step: number) => Number((Math.round(x / step) * step).toFixed(4));
 
 export class RateController {
   private s: AdaptState;
@@ -86,11 +86,12 @@ export class RateController {
   update(w: WindowSample): AdaptState {
     if (w.ticks === 0 && w.answers === 0) return this.state; // idle (no source, not connected)
     const busyShare = w.ticks > 0 ? w.busy / w.ticks : 0;
-    const throughputBound = busyShare > 0.1 || w.dropped > 0;
+    const dropShare = w.answers > 0 ? w.dropped / w.answers : 0;
+    const throughputBound = busyShare > 0.1 || dropShare > 0.05;
     const slow = w.latencyP50Ms !== null && w.latencyP50Ms > this.target;
     if (throughputBound || slow) {
       this.calm = 0;
-      this.down(w, throughputBound, busyShare, slow);
+      this.down(w, throughputBound, busyShare, dropShare, slow);
     } else {
       const relaxed = w.latencyP50Ms === null || w.latencyP50Ms < this.target * 0.7;
       this.calm = relaxed ? this.calm + 1 : 0;
@@ -113,10 +114,10 @@ export class RateController {
     this.s.reason = `${why}: ${name} ${fmt(from)} → ${fmt(to)}`;
   }
 
-  private down(w: WindowSample, throughputBound: boolean, busyShare: number, slow: boolean): void {
+  private down(w: WindowSample, throughputBound: boolean, busyShare: number, dropShare: number, slow: boolean): void {
     const why = throughputBound
-      ? w.dropped > 0
-        ? `server dropped ${w.dropped} frame(s)`
+      ? dropShare > 0.05
+        ? `server dropped ${w.dropped} of ${w.answers} frames`
         : `results ${w.resultFps.toFixed(1)}/s < capture ${this.s.fps.toFixed(0)}/s (${Math.round(busyShare * 100)}% of frames waited)`
       : `latency ${w.latencyP50Ms!.toFixed(0)} ms > ${this.target} ms`;
     const scaleIdx = this.scales.indexOf(this.s.scale);

@@ -55,6 +55,9 @@ export interface Timers {
 export interface FramewireOptions {
   /** ws:// or wss:// URL of the framewire server */
   url: string;
+  /** bearer token when the server runs with --token (sent as ?token=, browsers cannot set
+   * headers on a WebSocket) */
+  token?: string;
   /** classes per result (default: the server's) */
   topK?: number;
   /** realtime (latest frame wins) or lossless; default: the server's */
@@ -157,6 +160,14 @@ interface Pending {
 }
 
 const OPEN = 1;
+
+/** The URL with ?token=… added (or replaced) when a token is given. */
+export function withToken(url: string, token: string | undefined): string {
+  if (!token) return url;
+  const u = new URL(url);
+  u.searchParams.set('token', token);
+  return u.toString();
+}
 
 function defaultNowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -338,7 +349,7 @@ export class FramewireClient {
     let ws: WebSocketLike;
     try {
       const make = this.opts.webSocket ?? ((url: string, p: string) => new WebSocket(url, p) as unknown as WebSocketLike);
-      ws = make(this.opts.url, SUBPROTOCOL);
+      ws = make(withToken(this.opts.url, this.opts.token), SUBPROTOCOL);
     } catch (e) {
       this.lastError = { code: 'connect_failed', message: String((e as Error).message), frameId: null };
       this.scheduleReconnect();

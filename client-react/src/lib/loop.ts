@@ -42,6 +42,8 @@ export class CaptureLoop {
   private win: LoopWindow = { ticks: 0, busy: 0, sent: 0, results: 0, errors: 0, dropped: 0 };
   private latencies: number[] = [];
   private windowStart = 0;
+  /** windows seen since the connection became ready; the first is warm-up and not judged */
+  private readyWindows = 0;
   private nextTickAt = 0;
   private unsubscribe: (() => void) | null = null;
   private readonly listeners = new Set<(s: AdaptState) => void>();
@@ -77,6 +79,7 @@ export class CaptureLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.readyWindows = 0;
     this.unsubscribe = this.client.onAnswer((a) => this.onAnswer(a));
     this.windowStart = this.nowMs();
     this.nextTickAt = this.nowMs();
@@ -107,7 +110,11 @@ export class CaptureLoop {
   }
 
   private tick(): void {
-    if (!this.opts.sourceReady() || this.client.getSnapshot().state !== 'ready') return;
+    if (this.client.getSnapshot().state !== 'ready') {
+      this.readyWindows = 0;
+      return;
+    }
+    if (!this.opts.sourceReady()) return;
     this.win.ticks++;
     const ticket = this.client.beginFrame();
     if (!ticket) {
@@ -149,7 +156,9 @@ export class CaptureLoop {
     this.win = { ticks: 0, busy: 0, sent: 0, results: 0, errors: 0, dropped: 0 };
     this.latencies = [];
     this.windowStart = now;
-    const next = this.opts.adapt === false ? this.ctl.state : this.ctl.update(sample);
+    // The first window after (re)connecting holds start-up costs (page load, first frames): skip it.
+    const judge = this.opts.adapt !== false && this.readyWindows++ > 0;
+    const next = judge ? this.ctl.update(sample) : this.ctl.state;
     this.publish(next);
     this.windowTimer = this.timers.setTimeout(() => this.endWindow(), this.opts.windowMs ?? 1000);
   }

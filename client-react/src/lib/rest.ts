@@ -27,6 +27,8 @@ export interface ClassifyOptions {
   /** server origin, e.g. http://localhost:8080 (default: the page's own) */
   baseUrl?: string;
   topK?: number;
+  /** bearer token when the server runs with --token */
+  token?: string;
   fetch?: typeof fetch;
   signal?: AbortSignal;
 }
@@ -54,7 +56,7 @@ export async function classifyImage(image: Blob, opts: ClassifyOptions = {}): Pr
   try {
     res = await f(`${base}/v1/classify${q}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'image/jpeg' },
+      headers: { 'Content-Type': 'image/jpeg', ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}) },
       body: image,
       signal: opts.signal,
     });
@@ -92,6 +94,8 @@ function restError(status: number, body: unknown, text: string): RestError {
   switch (status) {
     case 400:
       return new RestError(`the server could not use this image (${code ?? 'bad request'}): ${detail}`, status, code);
+    case 401:
+      return new RestError(`the server wants a token (framewire --token): ${detail}`, status, code);
     case 404:
       return new RestError('this server has no /v1/classify endpoint (an older framewire?)', status, code);
     case 413:

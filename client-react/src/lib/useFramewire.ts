@@ -21,7 +21,8 @@ export function defaultUrl(): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/`;
 }
 
-/** Connects to framewire while the component is mounted. A new `url` makes a new connection;
+/** Connects to framewire while the component is mounted. A new `url` or `token` makes a new
+ * connection;
  * `topK`, `policy` and `maxAgeMs` are sent as config when they change. Re-renders at most once
  * per animation frame however fast answers arrive. */
 export function useFramewire(options: Partial<FramewireOptions> = {}): UseFramewireResult {
@@ -29,7 +30,8 @@ export function useFramewire(options: Partial<FramewireOptions> = {}): UseFramew
   const optsRef = useRef(options);
   optsRef.current = options;
   // Everything but the URL is read once per connection; config fields are updated below.
-  const client = useMemo(() => new FramewireClient({ ...optsRef.current, url }), [url]);
+  const token = options.token;
+  const client = useMemo(() => new FramewireClient({ ...optsRef.current, url, token }), [url, token]);
 
   useEffect(() => {
     client.connect();
