@@ -9,12 +9,15 @@
 //      a broken file gives a readable error.
 //   4. adaptation: with an unreachable latency target the client lowers its settings and says so.
 //   5. reconnect: framewire restarts on the same port; the page reconnects and classifies again.
+//   6. embedding: examples/embed, a separate Vite + React app that imports @framewire/react the
+//      way `npm install path/to/client-react` lays it out, type-checks, builds, and classifies.
 //
 // node e2e/e2e.mjs --server BIN --cli FW_CLASSIFY_CLI --manifest M.json --photos DIR --dist DIR
 //                  --work DIR --artifacts DIR [--old-server 1]
 // --old-server 1 skips the checks of the realtime protocol additions (stats, clock sync).
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
   Check,
@@ -38,6 +41,7 @@ const MIN_MARGIN = 0.15; // top-1 minus top-2 in-process: re-encoding must not b
 const COLOUR_TOL = 24; // max per-channel difference of mean colours (0..255)
 const CHROMIUM = process.env.FW_CHROMIUM || '/usr/bin/chromium';
 
+const CLIENT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const check = new Check();
 const work = args.work;
 rmrf(work);
@@ -180,6 +184,43 @@ async function restUpload(page) {
   check.ok(!!err && /could not use this image/.test(err), 'upload: a broken JPEG gives a readable 400 error', err || 'no error shown');
 }
 
+/** Lays out examples/embed as npm would after `npm install path/to/client-react` (symlinks to
+ * this package and to the shared React and Vite), type-checks and builds it, and serves it with a
+ * second framewire: the embedded component must classify the camera picture. */
+async function embedding() {
+  const app = path.join(work, 'embed');
+  fs.cpSync(path.join(CLIENT_DIR, 'examples', 'embed'), app, { recursive: true, filter: (p) => !p.includes('node_modules') && !p.includes('dist') });
+  const nm = mkdirp(path.join(app, 'node_modules'));
+  mkdirp(path.join(nm, '@framewire'));
+  mkdirp(path.join(nm, '@types'));
+  mkdirp(path.join(nm, '@vitejs'));
+  fs.symlinkSync(CLIENT_DIR, path.join(nm, '@framewire', 'react'));
+  for (const dep of ['react', 'react-dom', 'vite', '@vitejs/plugin-react', '@types/react', '@types/react-dom'])
+    fs.symlinkSync(path.join(CLIENT_DIR, 'node_modules', dep), path.join(nm, dep));
+  const node = process.execPath;
+  try {
+    await execFileP(node, [path.join(CLIENT_DIR, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: app });
+    check.ok(true, 'embedding: the app type-checks against @framewire/react\'s published types');
+  } catch (e) {
+    check.ok(false, 'embedding: the app type-checks against @framewire/react\'s published types', `${e.stdout}${e.stderr}`.trim());
+  }
+  await execFileP(node, [path.join(CLIENT_DIR, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: app });
+  const srv = await startServer(args.server, ['--model', args.manifest, '--port', '0', '--static-dir', path.join(app, 'dist')], serverLog);
+  try {
+    const page = await context.newPage();
+    await page.goto(srv.url);
+    const want = frames[camPhoto].label;
+    const got = await waitFor(async () => {
+      const t = await page.locator('[data-testid=embed-last]').innerText();
+      return t.startsWith(`${want} (frame `) && t;
+    });
+    check.ok(!!got, `embedding: the embedded component shows "${want}" and calls onResult`, got || (await page.locator('[data-testid=embed-last]').innerText()));
+    await page.close();
+  } finally {
+    await stopServer(srv.proc);
+  }
+}
+
 let failedHard = null;
 try {
   const page = await context.newPage();
@@ -214,6 +255,10 @@ try {
     check.ok(/ms \/ .* ms/.test(await text(page, 'fw-server-latency')), 'camera: server stats p50/p99', await text(page, 'fw-server-latency'));
     check.ok(/superseded/.test(await text(page, 'fw-server-drops')), 'camera: server stats drops', await text(page, 'fw-server-drops'));
   }
+  const measured = [];
+  for (const id of ['fw-client-fps', 'fw-client-latency', 'fw-lat-encode', 'fw-lat-uplink', 'fw-lat-server', 'fw-lat-downlink', 'fw-server-latency'])
+    measured.push(`${id.replace('fw-', '')}=${await text(page, id)}`);
+  log(`measured (640x480, JPEG q0.8, one page): ${measured.join('; ')}`);
   await page.screenshot({ path: path.join(args.artifacts, 'demo-camera.png') });
   log(`screenshot ${path.join(args.artifacts, 'demo-camera.png')}`);
 
@@ -254,6 +299,9 @@ try {
   );
   check.ok(back, 'reconnect: the page reconnects with backoff and gets results again', await text(page2, 'fw-connection'));
   await page2.close();
+
+  // ---- 6. embedding in another Vite + React app ----
+  await embedding();
 } catch (e) {
   failedHard = e;
 } finally {

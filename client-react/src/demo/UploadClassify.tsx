@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { classifyImage, RestError, toJpeg, type RestResult } from '../lib/rest';
 import { fmtMs, fmtPct } from '../lib/format';
 
-export function UploadClassify({ topK = 5, token }: { topK?: number; token?: string }) {
+export function UploadClassify({ topK = 5, token, baseUrl }: { topK?: number; token?: string; baseUrl?: string }) {
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<RestResult | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -19,7 +19,7 @@ export function UploadClassify({ topK = 5, token }: { topK?: number; token?: str
     if (preview) URL.revokeObjectURL(preview);
     setPreview(URL.createObjectURL(file));
     try {
-      setResult(await classifyImage(await toJpeg(file), { topK, token }));
+      setResult(await classifyImage(await toJpeg(file), { topK, token, baseUrl }));
     } catch (e) {
       setError(e instanceof RestError ? e.message : `could not classify: ${(e as Error).message}`);
     } finally {
