@@ -2,7 +2,8 @@
 # any is missing (needs root or sudo; does nothing when everything is there), client-react's npm
 # packages (fw_install_npm) and builds the demo app (fw_build_client).
 FW_APT_PACKAGES="build-essential cmake pkg-config libwebsockets-dev libturbojpeg0-dev libcjson-dev
-libcmocka-dev libtorch-dev python3-torch ca-certificates chromium fonts-dejavu-core ffmpeg"
+libcmocka-dev libtorch-dev python3-torch ca-certificates chromium fonts-dejavu-core ffmpeg
+curl openssl"
 
 fw_install_deps() {
     local missing=""
