@@ -196,11 +196,9 @@ fw_server *fw_server_new(const fw_server_config *cfg, char *err, size_t errlen)
     s->protocols[3] = (struct lws_protocols){
         FW_PROTOCOL_NAME, fw_ws_callback, fw_ws_session_size(), 65536, 0, NULL, 0};
     s->protocols[4] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
-    struct lws_http_mount *root = &s->mounts[4];
-    mount_callback(&s->mounts[0], "/healthz", FW_HTTP_PROTOCOL_NAME, &s->mounts[1]);
-    mount_callback(&s->mounts[1], "/readyz", FW_HTTP_PROTOCOL_NAME, &s->mounts[2]);
-    mount_callback(&s->mounts[2], "/metrics", FW_HTTP_PROTOCOL_NAME, &s->mounts[3]);
-    mount_callback(&s->mounts[3], "/v1", FW_REST_PROTOCOL_NAME, root);
+    /* lws lets the last matching callback mount win, and a file mount lose to a callback one:
+     * so "/" comes first and the endpoints after it. */
+    struct lws_http_mount *root = &s->mounts[0];
     if (cfg->static_dir) {
         memset(root, 0, sizeof *root);
         root->mountpoint = "/";
@@ -208,6 +206,7 @@ fw_server *fw_server_new(const fw_server_config *cfg, char *err, size_t errlen)
         root->origin = cfg->static_dir;
         root->def = "index.html";
         root->origin_protocol = LWSMPRO_FILE;
+        root->mount_next = &s->mounts[1];
         /* Types lws does not know by itself. */
         s->mimetypes[0] =
             (struct lws_protocol_vhost_options){&s->mimetypes[1], NULL, ".mjs", "text/javascript"};
@@ -219,8 +218,12 @@ fw_server *fw_server_new(const fw_server_config *cfg, char *err, size_t errlen)
                                                               "application/manifest+json"};
         root->extra_mimetypes = &s->mimetypes[0];
     } else {
-        mount_callback(root, "/", FW_HTTP_PROTOCOL_NAME, NULL);
+        mount_callback(root, "/", FW_HTTP_PROTOCOL_NAME, &s->mounts[1]);
     }
+    mount_callback(&s->mounts[1], "/healthz", FW_HTTP_PROTOCOL_NAME, &s->mounts[2]);
+    mount_callback(&s->mounts[2], "/readyz", FW_HTTP_PROTOCOL_NAME, &s->mounts[3]);
+    mount_callback(&s->mounts[3], "/metrics", FW_HTTP_PROTOCOL_NAME, &s->mounts[4]);
+    mount_callback(&s->mounts[4], "/v1", FW_REST_PROTOCOL_NAME, NULL);
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

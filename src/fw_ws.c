@@ -63,6 +63,8 @@ static struct fw_pss *pss_of(fw_endpoint *ep)
 
 static void update_flow(struct fw_server *s, struct fw_pss *pss)
 {
+    if (pss->close_code)
+        return; /* closing: reads and discards */
     int pending = pss->ep.inflight + pss->out_len;
     if (!pss->rx_paused && pending >= s->cfg.max_inflight) {
         pss->rx_paused = 1;
@@ -115,19 +117,25 @@ static int ids_add(struct fw_pss *pss, uint64_t id)
     return 0;
 }
 
-static void ids_remove(struct fw_pss *pss, uint64_t id)
+/* Removes one instance of id; 0 when it was not in flight. */
+static int ids_remove(struct fw_pss *pss, uint64_t id)
 {
     for (int i = 0; i < pss->ep.inflight; i++)
         if (pss->ids[i] == id) {
             pss->ids[i] = pss->ids[--pss->ep.inflight];
-            return;
+            return 1;
         }
+    return 0;
 }
 
 void fw_ws_deliver(struct fw_server *s, fw_endpoint *ep, fw_outmsg *m)
 {
     struct fw_pss *pss = pss_of(ep);
-    ids_remove(pss, m->frame_id);
+    if (!ids_remove(pss, m->frame_id) || pss->close_code) {
+        /* Already answered (dropped/shutdown when the drain timed out) or closing. */
+        fw_outmsg_free(m);
+        return;
+    }
     enqueue(s, pss, m);
 }
 
@@ -144,6 +152,13 @@ void fw_ws_close_later(fw_endpoint *ep, int code, const char *reason)
         return;
     pss->close_code = code;
     snprintf(pss->close_reason, sizeof pss->close_reason, "%s", reason);
+    /* Closing: send what is queued, then the close frame. Keep reading (and discarding) what
+     * the client still sends, so its close reply arrives and the socket closes cleanly instead
+     * of being reset with unread data. */
+    if (pss->rx_paused) {
+        pss->rx_paused = 0;
+        lws_rx_flow_control(ep->wsi, 1);
+    }
     lws_callback_on_writable(ep->wsi);
 }
 
@@ -421,7 +436,8 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         fw_outmsg_free(m);
         if (!ok)
             return -1;
-        update_flow(s, pss);
+        if (!pss->close_code)
+            update_flow(s, pss);
         if (pss->out_head || pss->close_code)
             lws_callback_on_writable(wsi);
         break;
