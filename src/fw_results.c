@@ -304,8 +304,12 @@ void fw_cmp_print(FILE *f, const fw_cmp_report *r, const fw_cmp_options *opt)
             r->both, r->old_frames, r->new_frames, r->only_old, r->only_new);
     fprintf(f, "compare: top-1 agreement %.2f%% (%zu of %zu; minimum %.2f%%)\n", r->agreement_pct,
             r->agree, r->both, opt->min_agreement_pct);
-    fprintf(f, "compare: largest probability difference %.6f (frame %" PRIu64 "; maximum %g)\n",
-            r->max_prob_diff, r->max_prob_diff_seq, opt->max_prob_diff);
+    if (r->max_prob_diff_seq)
+        fprintf(f, "compare: largest probability difference %.6f (frame %" PRIu64 "; maximum %g)\n",
+                r->max_prob_diff, r->max_prob_diff_seq, opt->max_prob_diff);
+    else
+        fprintf(f, "compare: largest probability difference %.6f (maximum %g)\n", r->max_prob_diff,
+                opt->max_prob_diff);
     fprintf(f, "compare: %zu frames differ%s\n", r->differ, r->differ ? ":" : "");
     for (size_t i = 0; i < r->nlisted; i++)
         fprintf(f, "  frame %" PRIu64 ": %s\n", r->listed[i].seq, r->listed[i].why);

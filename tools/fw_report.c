@@ -39,9 +39,15 @@ static void table_step(FILE *f, const fw_step *s, const fw_report *r)
 {
     fprintf(f, "framewire-profile: ws://%s:%d/, model %s\n", r->host, r->port,
             s->model[0] ? s->model : "?");
-    fprintf(f, "  %d stream%s x %.4g fps, %s, %s loop, %.4g s measured after %.4g s warm-up\n",
-            s->streams, s->streams == 1 ? "" : "s", s->fps, s->policy, loop_name(s), s->duration_s,
-            s->warmup_s);
+    if (s->closed_loop)
+        fprintf(f,
+                "  %d stream%s, closed loop (next frame when the answer is in), %s, %.4g s "
+                "measured after %.4g s warm-up\n",
+                s->streams, s->streams == 1 ? "" : "s", s->policy, s->duration_s, s->warmup_s);
+    else
+        fprintf(
+            f, "  %d stream%s x %.4g fps, %s, open loop, %.4g s measured after %.4g s warm-up\n",
+            s->streams, s->streams == 1 ? "" : "s", s->fps, s->policy, s->duration_s, s->warmup_s);
     if (r->frames_desc)
         fprintf(f, "  frames: %s\n", r->frames_desc);
     fprintf(f,
@@ -506,7 +512,7 @@ static void plot_percentiles(FILE *f, const fw_step *s)
     fputs("\"/>\n", f);
     for (int i = 0; i < NPCTS; i++) {
         double x = -log10(1 - PCTS[i] / 100.0);
-        if (x > xmax)
+        if (x > xmax + 1e-9)
             continue;
         double v = ms(fw_hist_percentile(h, PCTS[i]));
         fprintf(f,
@@ -629,11 +635,16 @@ void fw_report_html(FILE *f, const fw_report *r)
         fputs("<p>No run completed.</p></body></html>\n", f);
         return;
     }
+    char rate[64];
+    if (d->closed_loop)
+        snprintf(rate, sizeof rate, "as fast as answers come");
+    else
+        snprintf(rate, sizeof rate, "&times; %.4g fps", d->fps);
     fprintf(f,
-            "<h2>%s%d stream%s &times; %.4g fps, %s, %s loop</h2>\n<p>%.4g s measured after "
+            "<h2>%s%d stream%s %s, %s, %s loop</h2>\n<p>%.4g s measured after "
             "%.4g s warm-up. Latency is measured from each frame's %s to its answer.</p>\n",
-            r->sweep ? "Details at " : "", d->streams, d->streams == 1 ? "" : "s", d->fps,
-            d->policy, loop_name(d), d->duration_s, d->warmup_s,
+            r->sweep ? "Details at " : "", d->streams, d->streams == 1 ? "" : "s", rate, d->policy,
+            loop_name(d), d->duration_s, d->warmup_s,
             d->closed_loop ? "actual send (closed loop: the naive measurement)"
                            : "intended send time (open loop)");
     fprintf(f,

@@ -48,6 +48,8 @@ void fwtool_progress(int force, const char *fmt, ...)
     int tty = isatty(2);
     int64_t now = fw_now_us();
     int64_t every = tty ? 250000 : 2000000;
+    if (!force && !last_progress_us)
+        last_progress_us = now; /* the first line after one interval, not at once */
     if (!force && now - last_progress_us < every)
         return;
     last_progress_us = now;
