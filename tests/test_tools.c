@@ -144,15 +144,31 @@ static double num(const cJSON *o, const char *path)
     return cur->valuedouble;
 }
 
+/* Servers started and not yet stopped: a failing test leaves them to the group teardown. */
+static tu_server *running[8];
+
 static void start_server(tu_server *s, const char *model, const char *extra1, const char *extra2)
 {
     const char *args[] = {"--model", model, "--stats-interval-ms", "0", extra1, extra2, NULL};
     if (tu_server_start(s, args) != 0)
         fail_msg("server did not start:\n%s", s->output);
+    for (int i = 0; i < 8; i++)
+        if (!running[i]) {
+            running[i] = s;
+            break;
+        }
+}
+
+static void forget_server(tu_server *s)
+{
+    for (int i = 0; i < 8; i++)
+        if (running[i] == s)
+            running[i] = NULL;
 }
 
 static void stop_server(tu_server *s)
 {
+    forget_server(s);
     int st = tu_server_stop(s, SIGTERM, 20000);
     assert_true(st >= 0);
 }
@@ -317,6 +333,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    for (int i = 0; i < 8; i++)
+        if (running[i] && running[i]->pid > 0)
+            tu_server_stop(running[i], SIGKILL, 5000);
     e2e_teardown();
     return 0;
 }
@@ -326,7 +345,7 @@ static int teardown(void **state)
 static void test_record_then_replay_identical(void **state)
 {
     (void)state;
-    tu_server s;
+    static tu_server s; /* static: the teardown can still stop it after a failure */
     start_server(&s, MODELS "/tiny.json", "--record", REC_DIR);
     fw_client *c = e2e_connect(s.port);
     cJSON_Delete(e2e_hello(c));
@@ -403,7 +422,7 @@ static void test_record_then_replay_identical(void **state)
 
     /* Replay against a fresh server with the same model: as fast as possible (lossless), at the
      * original timing, and 4x faster; every time the same answers as recorded. */
-    tu_server s2;
+    static tu_server s2;
     start_server(&s2, MODELS "/tiny.json", NULL, NULL);
     replay_and_check(s2.port, "--fast", NULL, WORK "/replay-fast.jsonl");
     int64_t t1 = replay_and_check(s2.port, "--speed", "1", WORK "/replay-1x.jsonl");
@@ -426,7 +445,7 @@ static void test_record_then_replay_identical(void **state)
 static void test_recording_survives_sigkill(void **state)
 {
     (void)state;
-    tu_server s;
+    static tu_server s; /* static: the teardown can still stop it after a failure */
     start_server(&s, MODELS "/tiny.json", "--record", KILL_DIR);
     fw_client *c = e2e_connect(s.port);
     cJSON_Delete(e2e_hello(c));
@@ -453,7 +472,7 @@ static void test_recording_survives_sigkill(void **state)
         last = st.st_size;
         sleep_us(100000);
     }
-    kill(s.pid, SIGKILL);
+    forget_server(&s);
     tu_server_stop(&s, SIGKILL, 5000);
     fw_client_free(c);
     char err[300];
@@ -479,7 +498,7 @@ static void test_recording_survives_sigkill(void **state)
     assert_int_equal(n, 10);
     for (int i = 0; i < 16; i++)
         cJSON_Delete(ans[i]);
-    tu_server s2;
+    static tu_server s2;
     start_server(&s2, MODELS "/tiny.json", NULL, NULL);
     const char *args[] = {"--port", port_str(&s2), "--fast", WORK "/torn.fwrec", NULL};
     assert_int_equal(run_tool(FW_REPLAY_BIN, args, WORK "/torn.jsonl", WORK "/torn.err", 60000), 0);
@@ -497,7 +516,7 @@ static void test_recording_survives_sigkill(void **state)
 static void test_replay_inputs(void **state)
 {
     (void)state;
-    tu_server s;
+    static tu_server s; /* static: the teardown can still stop it after a failure */
     start_server(&s, MODELS "/tiny.json", NULL, NULL);
     /* A directory of JPEGs: one line per file, in name order, each the in-process answer. */
     const char *a1[] = {"--port",  port_str(&s), "--top-k",         "4", "--fps", "50",
@@ -572,7 +591,7 @@ static void test_compare_second_model(void **state)
 {
     (void)state;
     assert_true(rec_path[0]);
-    tu_server s;
+    static tu_server s; /* static: the teardown can still stop it after a failure */
     start_server(&s, MODELS "/tiny_alt.json", NULL, NULL);
     const char *args[] = {"--port",         port_str(&s),     "--fast", "--compare", rec_path,
                           "--compare-json", WORK "/cmp.json", rec_path, NULL};
@@ -675,7 +694,7 @@ static void metrics(int port, double v[5])
 static void test_profiler_counts_and_stall(void **state)
 {
     (void)state;
-    tu_server s;
+    static tu_server s; /* static: the teardown can still stop it after a failure */
     /* More frames in flight per session than the default, so frames wait in the decode queue
      * during a stall and newer ones supersede them. */
     start_server(&s, MODELS "/tiny_slow.json", "--max-inflight", "16");
@@ -816,7 +835,7 @@ static int screenshot(const char *html, const char *png)
 static void test_profiler_outputs_and_html(void **state)
 {
     (void)state;
-    tu_server s;
+    static tu_server s; /* static: the teardown can still stop it after a failure */
     start_server(&s, MODELS "/tiny.json", NULL, NULL);
     const char *a1[] = {"--port", port_str(&s),
                         "-n",     "2",
