@@ -177,9 +177,9 @@ fw_server *fw_server_new(const fw_server_config *cfg, char *err, size_t errlen)
 
     if (cfg->record_dir) {
         const fw_model_info *mi = fw_pipeline_model(s->pipe);
-        char *info = fw_recorder_info_json("framewire " FW_VERSION, mi->name, mi->input_width,
-                                           mi->input_height, mi->num_labels, mi->output_kind,
-                                           mi->device);
+        char *info =
+            fw_recorder_info_json("framewire " FW_VERSION, mi->name, mi->input_width,
+                                  mi->input_height, mi->num_labels, mi->output_kind, mi->device);
         s->rec = fw_recorder_open(cfg->record_dir, info, 0, err, errlen);
         free(info);
         if (!s->rec)
