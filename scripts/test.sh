@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh - command (b) of the README: install what is missing, build, run every test
 # through ctest, then again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# end-to-end test under ThreadSanitizer. .ci/run runs exactly this.
+# end-to-end tests under ThreadSanitizer. .ci/run runs exactly this.
 # FW_SANITIZERS=0 skips the sanitizer builds (quicker local runs). Arguments go to every ctest.
 set -euo pipefail
 FW_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,5 +30,5 @@ if [ "${FW_SANITIZERS:-1}" != "0" ]; then
     cmake --build "$FW_ROOT/build-tsan" -j"$(nproc)"
     (cd "$FW_ROOT/build-tsan" &&
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-        ctest --output-on-failure --timeout 900 -R 'make_test_models|fetch_test_photos|test_integration' "$@")
+        ctest --output-on-failure --timeout 900 -R 'make_test_models|fetch_test_photos|test_integration|test_realtime|test_tools' "$@")
 fi

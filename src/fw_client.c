@@ -37,11 +37,18 @@ struct fw_client {
     size_t cur_len, cur_cap;
     lws_sorted_usec_list_t sul;
     char auth[320]; /* "Bearer TOKEN", or empty */
+    int rearmed;    /* the wake timer has re-armed itself once */
 };
 
+/* Only there to make lws_service return. lws 4.1 runs a timer that is already due before it
+ * polls and then polls without a limit: so the timer re-arms itself once, 1 ms later. */
 static void wake(lws_sorted_usec_list_t *sul)
 {
-    (void)sul; /* only there to make lws_service return */
+    fw_client *c = lws_container_of(sul, fw_client, sul);
+    if (!c->rearmed) {
+        c->rearmed = 1;
+        lws_sul_schedule(c->ctx, 0, &c->sul, wake, 1000);
+    }
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -160,6 +167,7 @@ static void service_until(fw_client *c, int timeout_ms, int (*done)(const fw_cli
             passes++;
             continue;
         }
+        c->rearmed = 0;
         lws_sul_schedule(c->ctx, 0, &c->sul, wake, left);
         lws_service(c->ctx, 0);
         passes++;
@@ -309,6 +317,7 @@ void fw_client_service(fw_client *c, int timeout_ms)
 {
     int64_t deadline = fw_now_us() + (int64_t)timeout_ms * 1000;
     while (!c->closed && fw_now_us() < deadline) {
+        c->rearmed = 0;
         lws_sul_schedule(c->ctx, 0, &c->sul, wake, deadline - fw_now_us());
         lws_service(c->ctx, 0);
     }

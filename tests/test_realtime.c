@@ -341,7 +341,8 @@ static void test_rest_and_health(void **state)
         const cJSON *code = j ? cJSON_GetObjectItemCaseSensitive(j, "code") : NULL;
         if (st != cases[i].status || !cJSON_IsString(code) ||
             strcmp(code->valuestring, cases[i].code))
-            fail_msg("%s %s: status %d body %s", cases[i].method, cases[i].path, st, body);
+            fail_msg("case %zu, %s %s: status %d body %s", i, cases[i].method, cases[i].path, st,
+                     body);
         cJSON_Delete(j);
     }
     /* Too large: 413, and the server goes on. */
