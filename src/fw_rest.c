@@ -233,10 +233,16 @@ int fw_rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             if (!rp->top_k)
                 rp->top_k = s->cfg.top_k;
             char cl[32];
-            if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-                strtoull(cl, NULL, 10) > s->cfg.max_message_bytes)
+            int has_len = lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+            unsigned long long n = has_len ? strtoull(cl, NULL, 10) : 0;
+            if (n > s->cfg.max_message_bytes)
                 rp->too_large = 1; /* answered when the body has been read */
-            return 0;              /* the body follows */
+            if (n == 0 && !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+                /* No body is coming, and lws need not announce its end: answer now. */
+                classify(s, rp);
+                return 0;
+            }
+            return 0; /* the body follows */
         } else if (strcmp(uri, "/v1/classify") == 0 || strcmp(uri, "/v1/models") == 0) {
             respond_error(s, rp, HTTP_STATUS_METHOD_NOT_ALLOWED, FW_ERR_NOT_FOUND,
                           is_post ? "use GET for /v1/models" : "use POST for /v1/classify");
