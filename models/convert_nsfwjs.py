@@ -119,7 +119,7 @@ def convert(model, out):
     torch.manual_seed(0)
     example = torch.rand(1, 3, size, size)
     with torch.no_grad():
-        traced = torch.jit.trace(net, example)
+        traced = torch.jit.script(tfjs_keras.FixedInput(torch.jit.trace(net, example), 3, size, size))
     os.makedirs(out, exist_ok=True)
     pt_path = os.path.join(out, "model.pt")
     tmp_pt = f"{pt_path}.tmp{os.getpid()}"

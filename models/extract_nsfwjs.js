@@ -14,14 +14,20 @@
 // `nsfwjs/models/<name>` only; `modelJson()` resolves to {default: modelJson} and each of
 // `weightBundles[i]()` to {default: base64 of one shard}. nsfwjs' class names live in
 // dist/cjs/nsfw_classes.js, which the exports map hides, so it is loaded by absolute path.
+//
+// Speed: `weightBundles[i]()` passes the shard's exports (one base64 string) through TypeScript's
+// __importStar helper, which copies every character of the string as a property: about 8 s per
+// 5.6 MB shard here (InceptionV3 has six). The same shard file, dist/models/<dir>/
+// group1-shard{i}of{n}.min.js, is therefore required directly when it exists (same module, same
+// string); the bundle function is the fallback.
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
 
 const MODELS = {
-    MobileNetV2: { module: 'nsfwjs/models/mobilenet_v2', exportName: 'MobileNetV2Model' },
-    InceptionV3: { module: 'nsfwjs/models/inception_v3', exportName: 'InceptionV3Model' },
+    MobileNetV2: { module: 'nsfwjs/models/mobilenet_v2', exportName: 'MobileNetV2Model', dir: 'mobilenet_v2' },
+    InceptionV3: { module: 'nsfwjs/models/inception_v3', exportName: 'InceptionV3Model', dir: 'inception_v3' },
 };
 const DEFAULT_SIZE = 224; // nsfwjs core.js IMAGE_SIZE, used when the model sets no options.size
 
@@ -58,7 +64,8 @@ async function main() {
     const n = def.numOfWeightBundles;
     const shards = {};
     for (let i = 0; i < n; i++) {
-        const b64 = (await def.weightBundles[i]()).default;
+        const file = path.join(pkgDir, 'dist', 'models', spec.dir, `group1-shard${i + 1}of${n}.min.js`);
+        const b64 = fs.existsSync(file) ? require(file) : (await def.weightBundles[i]()).default;
         if (typeof b64 !== 'string') die(`${name}: weight bundle ${i} is not base64 text`);
         shards[`group1-shard${i + 1}of${n}`] = Buffer.from(b64, 'base64');
     }

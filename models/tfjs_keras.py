@@ -4,16 +4,16 @@ format (model.json + binary weights), so that it can be traced to TorchScript.
 Its job: a general, strict converter. Every layer type that nsfwjs' MobileNetV2 and InceptionV3
 use is handled, with the general Keras semantics rather than just the values those two models
 happen to use (padding "valid"/"same" at any stride, with TensorFlow's asymmetric "same" padding;
-dilation; optional bias; BatchNormalization without scale or centre; ReLU with max_value,
-negative_slope and threshold). Anything else is refused with a ConversionError that names the
+dilation; optional bias; BatchNormalization without scale or centre; ReLU with or without
+max_value). Anything else is refused with a ConversionError that names the
 layer, its type and the setting: a layer type not in LAYERS, an unknown activation, channels_first
 data, a layer used more than once, a weight the layer needs but the manifest lacks, a weight of
 the wrong shape, and any weight in the manifest that no layer consumed.
 
 Weights: tfjs weight manifests list {name, shape, dtype, quantization?}; the bytes follow each
 other in that order. uint8/uint16 affine quantization is undone as tfjs does it:
-float32(q * scale + min), computed in double and rounded once (bit-exact with tfjs); float16
-quantization is widened to float32. Weights are looked up by name ("<layer>/<param>"): manifest
+float32(q * scale + min), computed in double and rounded once (bit-exact with tfjs); other
+quantizations (float16) are refused. Weights are looked up by name ("<layer>/<param>"): manifest
 order is not layer order.
 
 Layout: the PyTorch graph runs in NCHW; Keras channels_last axes are mapped (4-D axis 3 or -1 is
@@ -47,7 +47,7 @@ class ConversionError(Exception):
 # --- weights ------------------------------------------------------------------------------------
 
 _DTYPES = {"float32": np.float32, "int32": np.int32}
-_QUANT = {"uint8": (np.uint8, 1), "uint16": (np.uint16, 2), "float16": (np.float16, 2)}
+_QUANT = {"uint8": (np.uint8, 1), "uint16": (np.uint16, 2)}
 
 
 def read_weights(weights_manifest, data):
@@ -74,7 +74,7 @@ def read_weights(weights_manifest, data):
             if offset + count * size > len(data):
                 raise ConversionError(f"weight {name}: weight data ends early")
             raw = np.frombuffer(data, dtype=np_t, count=count, offset=offset)
-            if q and q["dtype"] != "float16":
+            if q:
                 # tfjs: float32(q * scale + min), the arithmetic done in double.
                 vals = (raw.astype(np.float64) * float(q["scale"]) + float(q["min"])).astype(np.float32)
             else:
@@ -301,34 +301,27 @@ def _batchnorm(name, cfg, shapes, w):
     return _BatchNorm(mean, var, gamma, beta, float(cfg.get("epsilon", 1e-3)))
 
 
-class _KerasReLU(nn.Module):
-    """keras.layers.ReLU: max_value if x >= max_value; x if threshold <= x; else
-    negative_slope * (x - threshold)."""
+class _ReLU6(nn.Module):
+    """keras.layers.ReLU(max_value): min(max(x, 0), max_value)."""
 
-    def __init__(self, max_value, slope, threshold):
+    def __init__(self, max_value):
         super().__init__()
-        self.max_value, self.slope, self.threshold = max_value, slope, threshold
+        self.max_value = max_value
 
     def forward(self, x):
-        # clamp gets both bounds: optimize_for_inference (libtorch 1.13) fails an internal
-        # assert on a clamp whose min is None.
-        if self.slope == 0.0 and self.threshold == 0.0:
-            if self.max_value is not None:
-                return torch.clamp(x, 0.0, self.max_value)
+        # Both bounds given: optimize_for_inference (libtorch 1.13) fails an internal assert on a
+        # clamp whose min is None.
+        if self.max_value is None:
             return F.relu(x)
-        y = torch.where(x >= self.threshold, x, self.slope * (x - self.threshold))
-        if self.max_value is not None:
-            y = torch.clamp(y, float("-inf"), self.max_value)
-        return y
+        return torch.clamp(x, 0.0, self.max_value)
 
 
 def _relu(name, cfg, shapes, w):
+    for key in ("negative_slope", "threshold"):
+        if float(cfg.get(key, 0.0) or 0.0) != 0.0:
+            raise ConversionError(f"layer {name}: ReLU with {key}={cfg[key]} is not supported")
     mv = cfg.get("max_value")
-    return _KerasReLU(
-        None if mv is None else float(mv),
-        float(cfg.get("negative_slope", 0.0) or 0.0),
-        float(cfg.get("threshold", 0.0) or 0.0),
-    )
+    return _ReLU6(None if mv is None else float(mv))
 
 
 def _activation(name, cfg, shapes, w):
@@ -510,6 +503,25 @@ class KerasGraph(nn.Module):
         for key, ins in self.plan:
             vals[key] = self.layers[key](*[vals[i] for i in ins])
         return vals[self.output_key]
+
+
+class FixedInput(nn.Module):
+    """Wraps a traced graph (which only works at the size it was traced for) with a check that
+    names the expected input shape, instead of failing somewhere deep inside. Script it:
+    torch.jit.script(FixedInput(traced, 3, 224, 224))."""
+
+    def __init__(self, net, channels: int, height: int, width: int):
+        super().__init__()
+        self.net = net
+        self.channels, self.height, self.width = channels, height, width
+
+    def forward(self, x):
+        if x.dim() != 4 or x.size(1) != self.channels or x.size(2) != self.height or x.size(3) != self.width:
+            raise RuntimeError(
+                "this model takes input [N, " + str(self.channels) + ", " + str(self.height) + ", "
+                + str(self.width) + "] (N, C, H, W), got " + str(x.shape)
+            )
+        return self.net(x)
 
 
 def _key(name):

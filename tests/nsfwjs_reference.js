@@ -5,7 +5,12 @@
 // tests/model_probe (shim + framewire's decode and preprocessing).
 //
 //   node tests/nsfwjs_reference.js --probe BIN --manifest MODEL.json --model MobileNetV2 \
-//        --work DIR [--same-tol 1e-4] [--e2e-tol 0.03] PHOTO.jpg...
+//        --work DIR [--same-tol 1e-4] [--e2e-tol 0.03] [--direct-weights] PHOTO.jpg|DIR...
+//
+// --direct-weights: load the model with nsfwjs' core load() and a model definition whose weight
+// bundles require nsfwjs' shard files directly, instead of through the package's bundle
+// functions, whose __importStar copies every base64 character as a property (about 50 s for
+// InceptionV3's six shards). Same files, same strings; everything else is nsfwjs' own code.
 //
 // Two comparisons per photo:
 //   same pixels  TurboJPEG's full-size decode (written by model_probe) is given to nsfwjs as a
@@ -39,7 +44,10 @@ function parseArgs(argv) {
         else if (k === '--work') a.work = v();
         else if (k === '--same-tol') a.sameTol = Number(v());
         else if (k === '--e2e-tol') a.e2eTol = Number(v());
+        else if (k === '--direct-weights') a.directWeights = true;
         else if (k.startsWith('--')) throw new Error(`unknown option ${k}`);
+        else if (fs.statSync(k).isDirectory())
+            a.photos.push(...fs.readdirSync(k).filter((f) => f.endsWith('.jpg')).sort().map((f) => path.join(k, f)));
         else a.photos.push(k);
     }
     if (!a.probe || !a.manifest || !a.model || !a.work || a.photos.length === 0)
@@ -55,6 +63,17 @@ async function nsfwjsProbs(net, tf, img, labels) {
         if (!(l in byName)) throw new Error(`nsfwjs gave no probability for ${l}`);
         return byName[l];
     });
+}
+
+async function loadDirect(name) {
+    const def = req('nsfwjs/models/' + { MobileNetV2: 'mobilenet_v2', InceptionV3: 'inception_v3' }[name])[name + 'Model'];
+    const pkgDir = path.resolve(path.dirname(require.resolve('nsfwjs', { paths: [MODELS_DIR] })), '..', '..');
+    const dir = path.join(pkgDir, 'dist', 'models', { MobileNetV2: 'mobilenet_v2', InceptionV3: 'inception_v3' }[name]);
+    const n = def.numOfWeightBundles;
+    const bundles = [...Array(n).keys()].map((i) => async () => ({
+        default: require(path.join(dir, `group1-shard${i + 1}of${n}.min.js`)),
+    }));
+    return req('nsfwjs/core').load(name, { modelDefinitions: [{ ...def, weightBundles: bundles }] });
 }
 
 const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
@@ -82,7 +101,7 @@ async function main() {
     await tf.setBackend('cpu');
     await tf.ready();
     const t1 = Date.now();
-    const net = await nsfwjs.load(args.model);
+    const net = args.directWeights ? await loadDirect(args.model) : await nsfwjs.load(args.model);
     const tLoad = Date.now() - t1;
 
     let worstSame = 0,
