@@ -1,7 +1,9 @@
 # scripts/deps.sh - sourced by run.sh and test.sh: installs framewire's Debian 12 packages when
-# any is missing. Needs root or sudo; does nothing when everything is there.
+# any is missing (needs root or sudo; does nothing when everything is there), client-react's npm
+# packages (fw_install_npm) and builds the demo app (fw_build_client).
 FW_APT_PACKAGES="build-essential cmake pkg-config libwebsockets-dev libturbojpeg0-dev libcjson-dev
-libcmocka-dev libtorch-dev python3-torch ca-certificates"
+libcmocka-dev libtorch-dev python3-torch ca-certificates chromium fonts-dejavu-core ffmpeg
+curl openssl"
 
 fw_install_deps() {
     local missing=""
@@ -23,12 +25,35 @@ fw_build() {
     cmake --build "$FW_ROOT/$dir" -j"$(nproc)"
 }
 
+# client-react: Node.js 20.19+ (vite 8) with npm; `npm ci` from the committed package-lock.json,
+# again only when the lock file changed since the last install.
+fw_install_npm() {
+    local dir="$FW_ROOT/client-react"
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "framewire: Node.js 20.19+ and npm are needed for client-react (not found)" >&2
+        return 1
+    fi
+    if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+        echo "framewire: client-react needs Node.js 20.19 or newer (vite 8); found $(node --version)" >&2
+        return 1
+    fi
+    local sum stamp="$dir/node_modules/.fw-lock.sha256"
+    sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+        return 0
+    fi
+    echo "framewire: npm ci in client-react/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$sum" >"$stamp"
+}
+
+# Type-checks and builds the demo app into client-react/dist (what run.sh serves at /).
+fw_build_client() {
+    (cd "$FW_ROOT/client-react" && npm run --silent build -- --logLevel warn)
+}
+
 # --- model pipeline (models/): node + npm for nsfwjs, torchvision for models/export.py ---------
 FW_APT_PACKAGES="$FW_APT_PACKAGES python3-numpy python3-torchvision python3-websocket"
-# node and npm: Debian's nodejs + npm unless a node with npm is installed already (e.g. nodesource).
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    FW_APT_PACKAGES="$FW_APT_PACKAGES nodejs npm"
-fi
 
 # Installs models/node_modules with `npm ci` (nsfwjs, @tensorflow/tfjs, jpeg-js, pinned by
 # models/package-lock.json). Skipped when the lock file has not changed since the last install.

@@ -9,6 +9,7 @@ FW_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$FW_ROOT/scripts/deps.sh"
 
 fw_install_deps
+fw_install_npm
 
 echo "== build/ (RelWithDebInfo)"
 fw_build build

@@ -36,6 +36,7 @@ struct fw_client {
     char *cur; /* message being reassembled */
     size_t cur_len, cur_cap;
     lws_sorted_usec_list_t sul;
+    char auth[320]; /* "Bearer TOKEN", or empty */
 };
 
 static void wake(lws_sorted_usec_list_t *sul)
@@ -56,6 +57,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                  in ? (const char *)in : "connection failed");
         c->wsi = NULL;
         break;
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        if (!c->auth[0])
+            break;
+        unsigned char **p = (unsigned char **)in, *end = (*p) + len;
+        if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+                                         (const unsigned char *)c->auth, (int)strlen(c->auth), p,
+                                         end))
+            return -1;
+        break;
+    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->connected = 1;
         if (c->tx_head)
@@ -154,11 +165,19 @@ static int is_connected(const fw_client *c)
 
 fw_client *fw_client_connect(const char *host, int port, int timeout_ms, char *err, size_t errlen)
 {
+    fw_client_opts o = {.host = host, .port = port, .timeout_ms = timeout_ms};
+    return fw_client_connect_opts(&o, err, errlen);
+}
+
+fw_client *fw_client_connect_opts(const fw_client_opts *o, char *err, size_t errlen)
+{
     fw_client *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    if (o->token)
+        snprintf(c->auth, sizeof c->auth, "Bearer %s", o->token);
     c->protocols[0] = (struct lws_protocols){FW_PROTOCOL_NAME, callback, 0, 65536, 0, NULL, 0};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -166,6 +185,8 @@ fw_client *fw_client_connect(const char *host, int port, int timeout_ms, char *e
     info.protocols = c->protocols;
     info.user = c;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (o->tls)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     c->ctx = lws_create_context(&info);
     if (!c->ctx) {
         snprintf(err, errlen, "cannot create an lws client context");
@@ -175,22 +196,32 @@ fw_client *fw_client_connect(const char *host, int port, int timeout_ms, char *e
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
     ci.context = c->ctx;
-    ci.address = host;
-    ci.port = port;
-    ci.path = "/";
-    ci.host = host;
-    ci.origin = host;
+    ci.address = o->host;
+    ci.port = o->port;
+    ci.path = o->path ? o->path : "/";
+    ci.host = o->host;
+    /* lws 4.1 sends "Origin: http://" followed by this: give it the rest. */
+    const char *origin = o->origin ? o->origin : o->host;
+    if (strncmp(origin, "http://", 7) == 0)
+        origin += 7;
+    ci.origin = origin;
     ci.protocol = FW_PROTOCOL_NAME;
     ci.pwsi = &c->wsi;
+    if (o->tls) {
+        ci.ssl_connection = LCCSCF_USE_SSL;
+        if (o->tls_insecure)
+            ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                 LCCSCF_ALLOW_EXPIRED;
+    }
     if (!lws_client_connect_via_info(&ci)) {
-        snprintf(err, errlen, "cannot start a connection to %s:%d", host, port);
+        snprintf(err, errlen, "cannot start a connection to %s:%d", o->host, o->port);
         fw_client_free(c);
         return NULL;
     }
-    service_until(c, timeout_ms, is_connected);
+    service_until(c, o->timeout_ms, is_connected);
     if (!c->connected) {
-        snprintf(err, errlen, "cannot connect to ws://%s:%d/: %s", host, port,
-                 c->failed ? c->fail_msg : "timed out");
+        snprintf(err, errlen, "cannot connect to %s://%s:%d%s: %s", o->tls ? "wss" : "ws", o->host,
+                 o->port, ci.path, c->failed ? c->fail_msg : "timed out");
         fw_client_free(c);
         return NULL;
     }
@@ -263,6 +294,16 @@ static int tx_empty(const fw_client *c)
 void fw_client_flush(fw_client *c, int timeout_ms)
 {
     service_until(c, timeout_ms, tx_empty);
+}
+
+void fw_client_service(fw_client *c, int timeout_ms)
+{
+    int64_t deadline = fw_now_us() + (int64_t)timeout_ms * 1000;
+    while (!c->closed && fw_now_us() < deadline) {
+        lws_sul_schedule(c->ctx, 0, &c->sul, wake, deadline - fw_now_us());
+        lws_service(c->ctx, 0);
+    }
+    lws_sul_cancel(&c->sul);
 }
 
 int fw_client_closed(const fw_client *c, int *code)

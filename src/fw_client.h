@@ -16,6 +16,21 @@ typedef struct fw_client fw_client;
  * handshake. Returns the client, or NULL with a message in err. */
 fw_client *fw_client_connect(const char *host, int port, int timeout_ms, char *err, size_t errlen);
 
+typedef struct fw_client_opts {
+    const char *host;
+    int port;
+    const char *path;   /* request path, default "/" (may carry ?token=...) */
+    int tls;            /* wss:// */
+    int tls_insecure;   /* accept self-signed certificates and any host name */
+    const char *origin; /* Origin header, "http://HOST[:PORT]" (libwebsockets 4.1 clients can only
+                         * send http:// origins); default http://host */
+    const char *token;  /* sent as "Authorization: Bearer TOKEN" when set */
+    int timeout_ms;
+} fw_client_opts;
+
+/* fw_client_connect with every option. */
+fw_client *fw_client_connect_opts(const fw_client_opts *o, char *err, size_t errlen);
+
 /* Queues one message (copied). binary: 1 binary, 0 text. fragment > 0 splits it into WebSocket
  * fragments of at most that many bytes. Sent by fw_client_service / fw_client_recv. Returns 0,
  * or -1 when closed or out of memory. */
@@ -30,8 +45,13 @@ int fw_client_send_frame(fw_client *c, uint64_t frame_id, uint64_t capture_us, c
  * and owned by the caller (free()), or NULL. */
 char *fw_client_recv(fw_client *c, int timeout_ms);
 
-/* Services the connection for up to timeout_ms or until the send queue is empty. */
+/* Services the connection for up to timeout_ms or until the send queue is empty. lws may still
+ * hold the tail of the last message: fw_client_service finishes it. */
 void fw_client_flush(fw_client *c, int timeout_ms);
+
+/* Services the connection (sending and receiving) for timeout_ms or until it closes; received
+ * messages stay queued for fw_client_recv. */
+void fw_client_service(fw_client *c, int timeout_ms);
 
 /* 1 when the connection has closed; *code gets the close code the server sent (0 if none). */
 int fw_client_closed(const fw_client *c, int *code);

@@ -15,6 +15,9 @@ static const char *const names[FW_ERR__COUNT] = {
     [FW_ERR_OVERLOADED] = "overloaded",
     [FW_ERR_BAD_MESSAGE] = "bad_message",
     [FW_ERR_INTERNAL] = "internal",
+    [FW_ERR_MESSAGE_TOO_LARGE] = "message_too_large",
+    [FW_ERR_UNAUTHORIZED] = "unauthorized",
+    [FW_ERR_NOT_FOUND] = "not_found",
 };
 
 const char *fw_error_name(fw_err code)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fw_model.h"
 #include "fw_preprocess.h"
@@ -42,12 +43,13 @@ struct fw_pipeline {
     pthread_cond_t work_cv;  /* workers: a job is queued and a slot is free, or stop */
     pthread_cond_t ready_cv; /* inference: the head slot is ready or failed, or stop */
     pthread_cond_t start_cv; /* fw_pipeline_start: the model is loaded or failed */
-    fw_job *q_head, *q_tail;
+    fw_job *q_head, *q_tail; /* FIFO of jobs waiting for a decode worker (doubly linked) */
     int q_len;
+    fw_job **waiting;    /* [max_sessions]: a session's job in the FIFO (latest wins) */
     uint64_t head, tail; /* ring: slots [head, tail) are claimed */
     int stop;
     int model_state; /* 0 loading, 1 ready, -1 failed */
-    char model_err[512];
+    char model_err[1024];
 
     pthread_mutex_t res_lock; /* {res_lock} guards the answer list */
     fw_outmsg *res_head, *res_tail;
@@ -92,7 +94,6 @@ static void append(fw_outmsg **h, fw_outmsg **t, fw_outmsg *m, const fw_job *job
     }
     m->slot = job->slot;
     m->gen = job->gen;
-    m->is_result = 1;
     m->next = NULL;
     if (*t)
         (*t)->next = m;
@@ -103,6 +104,51 @@ static void append(fw_outmsg **h, fw_outmsg **t, fw_outmsg *m, const fw_job *job
 
 static void *worker_main(void *arg);
 static void *infer_main(void *arg);
+
+/* FIFO operations. {lock} held. */
+static void q_push(fw_pipeline *p, fw_job *job)
+{
+    job->next = NULL;
+    job->prev = p->q_tail;
+    if (p->q_tail)
+        p->q_tail->next = job;
+    else
+        p->q_head = job;
+    p->q_tail = job;
+    p->q_len++;
+}
+
+static void q_remove(fw_pipeline *p, fw_job *job)
+{
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        p->q_head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        p->q_tail = job->prev;
+    job->next = job->prev = NULL;
+    p->q_len--;
+    if ((int)job->slot < p->cfg.max_sessions && p->waiting[job->slot] == job)
+        p->waiting[job->slot] = NULL;
+}
+
+/* Puts `job` in old's place in the FIFO. {lock} held. */
+static void q_replace(fw_pipeline *p, fw_job *old, fw_job *job)
+{
+    job->prev = old->prev;
+    job->next = old->next;
+    if (job->prev)
+        job->prev->next = job;
+    else
+        p->q_head = job;
+    if (job->next)
+        job->next->prev = job;
+    else
+        p->q_tail = job;
+    old->next = old->prev = NULL;
+}
 
 struct worker_arg {
     fw_pipeline *p;
@@ -125,11 +171,16 @@ static void *worker_main(void *arg)
             break;
         }
         fw_job *job = p->q_head;
-        p->q_head = job->next;
-        if (!p->q_head)
-            p->q_tail = NULL;
-        p->q_len--;
-        job->next = NULL;
+        q_remove(p, job);
+        if (job->stale_at_us && fw_now_us() > job->stale_at_us) {
+            /* Too old to be worth decoding: answer at once, without a ring slot. */
+            pthread_mutex_unlock(&p->lock);
+            fw_outmsg *h = NULL, *t = NULL;
+            append(&h, &t, fw_msg_dropped(job->frame_id, FW_ANS_DROPPED_STALE), job);
+            fw_job_free(job);
+            push_results(p, h, t);
+            continue;
+        }
         int s = (int)(p->tail++ % (uint64_t)p->ring_slots);
         struct slot *sl = &p->slots[s];
         sl->state = SLOT_FILLING;
@@ -182,6 +233,46 @@ static char *xstrdup(const char *s)
     return d;
 }
 
+/* The number of consecutive READY slots from s0 (the head), at most max_batch, not wrapping.
+ * {lock} held. */
+static int ready_run(fw_pipeline *p, int s0)
+{
+    int n = 0;
+    while (n < p->cfg.max_batch && s0 + n < p->ring_slots && p->head + (uint64_t)n < p->tail &&
+           p->slots[s0 + n].state == SLOT_READY)
+        n++;
+    return n;
+}
+
+/* Whether more frames could still join a batch of n from s0: slots after the run are being
+ * filled, or jobs wait for a worker and the ring has room before its end. {lock} held. */
+static int more_coming(fw_pipeline *p, int s0, int n)
+{
+    if (s0 + n >= p->ring_slots)
+        return 0;
+    if (p->head + (uint64_t)n < p->tail)
+        return p->slots[s0 + n].state == SLOT_FILLING;
+    return p->q_len > 0;
+}
+
+/* A few forwards on zeros at batch 1 and max_batch, so the first frames do not pay for
+ * TorchScript's profiling runs and allocator growth. */
+static int warm_up(fw_model *model, int max_batch, char *err, size_t errlen)
+{
+    size_t item = fw_model_input_floats(model);
+    float *in = calloc(item * (size_t)max_batch, sizeof(float));
+    float *out = malloc(sizeof(float) * (size_t)model->num_classes * (size_t)max_batch);
+    int rc = in && out ? 0 : -1;
+    if (rc)
+        snprintf(err, errlen, "out of memory for warm-up");
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = fw_model_run(model, in, 1, out, err, errlen) ||
+             fw_model_run(model, in, max_batch, out, err, errlen);
+    free(in);
+    free(out);
+    return rc;
+}
+
 static void *infer_main(void *arg)
 {
     fw_pipeline *p = arg;
@@ -195,6 +286,14 @@ static void *infer_main(void *arg)
     fw_model_params mp = {.device = p->cfg.device, .optimize = p->cfg.optimize};
     if (fw_model_open(&model, p->cfg.manifest_path, &mp, err, sizeof err) != 0) {
         set_model_state(p, -1, err);
+        return NULL;
+    }
+    if (warm_up(&model, p->cfg.max_batch, err, sizeof err) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "model %s failed at batch size %d: %s", model.man.model_path,
+                 p->cfg.max_batch, err);
+        fw_model_close(&model);
+        set_model_state(p, -1, msg);
         return NULL;
     }
     int k = model.num_classes;
@@ -215,6 +314,7 @@ static void *infer_main(void *arg)
     p->info.input_width = model.man.pre.width;
     p->info.input_height = model.man.pre.height;
     p->info.num_labels = k;
+    p->info.labels = (const char *const *)model.man.labels;
     p->info.output_kind = model.man.output == FW_OUTPUT_LOGITS ? "logits" : "probs";
     set_model_state(p, 1, NULL);
 
@@ -236,11 +336,18 @@ static void *infer_main(void *arg)
             break;
         }
         int s0 = (int)(p->head % (uint64_t)p->ring_slots);
-        int n = 1;
-        if (p->slots[s0].state == SLOT_READY)
-            while (n < p->cfg.max_batch && s0 + n < p->ring_slots &&
-                   p->head + (uint64_t)n < p->tail && p->slots[s0 + n].state == SLOT_READY)
-                n++;
+        int n = p->slots[s0].state == SLOT_READY ? ready_run(p, s0) : 1;
+        if (p->slots[s0].state == SLOT_READY && n < p->cfg.max_batch && p->cfg.max_delay_us > 0) {
+            /* Dynamic batching: wait a little for frames already on their way to join. */
+            int64_t deadline = p->slots[s0].preprocess_end_us + p->cfg.max_delay_us;
+            while (!p->stop && n < p->cfg.max_batch && more_coming(p, s0, n) &&
+                   fw_now_us() < deadline) {
+                struct timespec ts = {.tv_sec = deadline / 1000000,
+                                      .tv_nsec = (long)(deadline % 1000000) * 1000};
+                pthread_cond_timedwait(&p->ready_cv, &p->lock, &ts);
+                n = ready_run(p, s0);
+            }
+        }
         pthread_mutex_unlock(&p->lock);
 
         fw_outmsg *h = NULL, *t = NULL;
@@ -271,7 +378,9 @@ static void *infer_main(void *arg)
                 };
                 tm.total_us = fw_now_us() - job->arrival_us;
                 append(&h, &t,
-                       fw_msg_result(job->frame_id, job->capture_us, scores, m, labels, &tm), job);
+                       fw_msg_result(job->frame_id, job->capture_us, scores, m, labels, &tm,
+                                     job->arrival_wall_us, fw_wall_us()),
+                       job);
             }
         }
 
@@ -309,7 +418,11 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->res_lock, NULL);
     pthread_cond_init(&p->work_cv, NULL);
-    pthread_cond_init(&p->ready_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timed waits use fw_now_us() */
+    pthread_cond_init(&p->ready_cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&p->start_cv, NULL);
 
     if (pthread_create(&p->infer, NULL, infer_main, p) != 0) {
@@ -328,12 +441,13 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
 
     fw_preprocess_min_size(&p->pre, 0, 0, &p->min_w, &p->min_h);
     p->item_floats = (size_t)3 * (size_t)p->pre.width * (size_t)p->pre.height;
-    p->ring_slots = 2 * cfg->max_batch + cfg->decode_threads;
+    p->ring_slots = 4 * cfg->max_batch + cfg->decode_threads;
     p->ring = malloc(sizeof(float) * p->item_floats * (size_t)p->ring_slots);
     p->slots = calloc((size_t)p->ring_slots, sizeof *p->slots);
     p->decoders = calloc((size_t)cfg->decode_threads, sizeof *p->decoders);
+    p->waiting = calloc((size_t)cfg->max_sessions, sizeof *p->waiting);
     p->workers = calloc((size_t)cfg->decode_threads, sizeof *p->workers);
-    if (!p->ring || !p->slots || !p->decoders || !p->workers) {
+    if (!p->ring || !p->slots || !p->decoders || !p->workers || !p->waiting) {
         snprintf(err, errlen, "out of memory for %d preprocessed inputs", p->ring_slots);
         goto err;
     }
@@ -369,23 +483,51 @@ const fw_model_info *fw_pipeline_model(const fw_pipeline *p)
     return &p->info;
 }
 
-fw_err fw_pipeline_submit(fw_pipeline *p, fw_job *job)
+fw_err fw_pipeline_submit(fw_pipeline *p, fw_job *job, int latest_wins, fw_job **superseded)
 {
+    *superseded = NULL;
     pthread_mutex_lock(&p->lock);
-    if (p->stop || p->q_len >= p->cfg.queue_capacity) {
+    fw_job *old = (int)job->slot < p->cfg.max_sessions ? p->waiting[job->slot] : NULL;
+    if (old && old->gen != job->gen)
+        old = NULL; /* a closed session's leftover: not this session's frame */
+    if (latest_wins && old) {
+        q_replace(p, old, job);
+        *superseded = old;
+    } else if (p->stop || p->q_len >= p->cfg.queue_capacity) {
         pthread_mutex_unlock(&p->lock);
         return FW_ERR_OVERLOADED;
+    } else {
+        q_push(p, job);
     }
-    job->next = NULL;
-    if (p->q_tail)
-        p->q_tail->next = job;
-    else
-        p->q_head = job;
-    p->q_tail = job;
-    p->q_len++;
+    if ((int)job->slot < p->cfg.max_sessions)
+        p->waiting[job->slot] = job;
     pthread_cond_signal(&p->work_cv);
     pthread_mutex_unlock(&p->lock);
     return FW_OK;
+}
+
+int fw_pipeline_cancel_session(fw_pipeline *p, uint32_t slot, uint32_t gen)
+{
+    int n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (fw_job *j = p->q_head, *next; j; j = next) {
+        next = j->next;
+        if (j->slot == slot && j->gen == gen) {
+            q_remove(p, j);
+            fw_job_free(j);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void fw_pipeline_depth(fw_pipeline *p, int *queued, int *in_ring)
+{
+    pthread_mutex_lock(&p->lock);
+    *queued = p->q_len;
+    *in_ring = (int)(p->tail - p->head);
+    pthread_mutex_unlock(&p->lock);
 }
 
 fw_outmsg *fw_pipeline_take_results(fw_pipeline *p)
@@ -426,6 +568,7 @@ void fw_pipeline_stop(fw_pipeline *p)
     for (int i = 0; p->decoders && i < p->cfg.decode_threads; i++)
         fw_decoder_free(p->decoders[i]);
     free(p->decoders);
+    free(p->waiting);
     free(p->workers);
     free(p->slots);
     free(p->ring);

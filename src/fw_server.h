@@ -22,8 +22,16 @@ typedef struct fw_server_config {
     size_t max_message_bytes; /* a binary message over this closes the connection with 1009 */
     int max_inflight;         /* per session: frames answered-but-unsent plus in the pipeline
                                * before the server stops reading that socket */
-    int max_clients;          /* concurrent WebSocket sessions */
-    int log_level;            /* lws log level bitmask (LLL_ERR | LLL_WARN ...) */
+    int max_clients;          /* concurrent WebSocket sessions plus pending REST requests */
+    int policy;               /* default fw_policy of a new session */
+    int max_age_ms;           /* default freshness budget of a new session, 0 = none */
+    int stats_interval_ms;    /* periodic `stats` per session, 0 = never */
+    int drain_timeout_ms;     /* on stop: longest wait for in-flight frames */
+    const char *tls_cert;     /* PEM files: serve wss/https when both are set */
+    const char *tls_key;
+    const char *token; /* bearer token required for WebSocket and /v1/, NULL = none */
+    const char *const *allow_origins; /* NULL-terminated Origin allow-list, NULL = any */
+    int log_level;                    /* lws log level bitmask (LLL_ERR | LLL_WARN ...) */
     fw_pipeline_config pipeline;
 } fw_server_config;
 
@@ -39,7 +47,10 @@ int fw_server_port(const fw_server *s);
 
 const fw_model_info *fw_server_model(const fw_server *s);
 
-/* Serves until fw_server_request_stop. Returns 0. */
+/* Serves until fw_server_request_stop, then drains: refuses new connections and frames, waits up
+ * to drain_timeout_ms for every in-flight frame to be answered and sent, and closes each
+ * WebSocket with 1001. Returns 0 when everything in flight was answered, 1 when the drain timed
+ * out. */
 int fw_server_run(fw_server *s);
 
 /* Async-signal-safe: asks fw_server_run to return. */

@@ -72,3 +72,13 @@ uint32_t fw_sessions_count(const fw_sessions *t)
 {
     return t->capacity - t->nfree;
 }
+
+uint32_t fw_sessions_capacity(const fw_sessions *t)
+{
+    return t->capacity;
+}
+
+void *fw_sessions_at(const fw_sessions *t, uint32_t slot)
+{
+    return slot < t->capacity ? t->e[slot].session : NULL;
+}

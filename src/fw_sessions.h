@@ -27,4 +27,8 @@ void *fw_sessions_get(const fw_sessions *t, uint32_t slot, uint32_t gen);
 /* The number of registered sessions. */
 uint32_t fw_sessions_count(const fw_sessions *t);
 
+/* The table's capacity, and the session in `slot` (NULL when free): for visiting every session. */
+uint32_t fw_sessions_capacity(const fw_sessions *t);
+void *fw_sessions_at(const fw_sessions *t, uint32_t slot);
+
 #endif /* FW_SESSIONS_H */

@@ -1,10 +1,13 @@
-/* fw_ws.c - WebSocket sessions: reassemble messages, parse frames, hand jobs to the pipeline,
- * and send each session its answers. Runs on the lws service thread only.
+/* fw_ws.c - WebSocket sessions: reassemble messages, parse frames, apply the session's policy,
+ * hand jobs to the pipeline, answer config/ping, send periodic stats, and send each session its
+ * answers. Runs on the lws service thread only.
  *
- * Accounting: every binary message that completes on a live session is answered exactly once,
- * either here (frame header or payload errors, server overload) or by the pipeline (result or
- * decode/inference error). A session's `pending` answers (in the pipeline plus queued to send) are
- * bounded: at max_inflight the server stops reading the socket until answers have gone out. */
+ * Accounting: every binary message that completes on a live session is answered exactly once:
+ * here (frame header or payload errors, overload, superseded, stale on arrival, shutdown) or by
+ * the pipeline (result, decode/inference error, stale at decode). A session's pending answers (in
+ * the pipeline plus queued to send) are bounded: at max_inflight the server stops reading the
+ * socket until answers have gone out (this is what makes lossless mode lossless; in realtime mode
+ * newer frames supersede waiting ones first). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,28 +15,40 @@
 #include "fw_frame.h"
 #include "fw_messages.h"
 #include "fw_server_priv.h"
+#include "fw_stats.h"
 #include "fw_time.h"
 
 #define RX_INITIAL_BYTES 65536
 
 /* Per-session state, allocated by lws. Service thread only. */
 struct fw_pss {
-    struct lws *wsi;
-    int registered; /* in the session table under (slot, gen) */
-    uint32_t slot, gen;
+    fw_endpoint ep; /* first: the session table points here */
     uint64_t session_id;
     int top_k;
+    fw_policy policy;
+    int max_age_ms;
 
     uint8_t *rx; /* message being reassembled */
     size_t rx_len, rx_cap;
     int rx_active, rx_binary;
 
     uint64_t next_frame_no; /* numbers bare JPEGs */
-    int inflight;           /* jobs in the pipeline */
+    uint64_t *ids;          /* frame ids in the pipeline (ep.inflight of them) */
+    int ids_cap;
     fw_outmsg *out_head, *out_tail;
-    int out_len;   /* answers queued to send */
-    int rx_paused; /* lws_rx_flow_control(wsi, 0) in force */
-    int reject;    /* close with 1008 "server full" at the first WRITEABLE */
+    int out_len;    /* messages queued to send */
+    int rx_paused;  /* lws_rx_flow_control(wsi, 0) in force */
+    int close_code; /* close with this at the next WRITEABLE (0: none) */
+    char close_reason[64];
+
+    /* Freshness: the smallest (server arrival wall clock - client capture stamp) seen, an estimate
+     * of the clock offset plus the fastest uplink; a frame's age is measured beyond it. */
+    int have_offset;
+    int64_t min_offset_us;
+
+    fw_stats stats;
+    lws_sorted_usec_list_t stats_sul;
+    int stats_scheduled;
 };
 
 size_t fw_ws_session_size(void)
@@ -41,15 +56,22 @@ size_t fw_ws_session_size(void)
     return sizeof(struct fw_pss);
 }
 
+static struct fw_pss *pss_of(fw_endpoint *ep)
+{
+    return (struct fw_pss *)ep;
+}
+
 static void update_flow(struct fw_server *s, struct fw_pss *pss)
 {
-    int pending = pss->inflight + pss->out_len;
+    if (pss->close_code)
+        return; /* closing: reads and discards */
+    int pending = pss->ep.inflight + pss->out_len;
     if (!pss->rx_paused && pending >= s->cfg.max_inflight) {
         pss->rx_paused = 1;
-        lws_rx_flow_control(pss->wsi, 0);
+        lws_rx_flow_control(pss->ep.wsi, 0);
     } else if (pss->rx_paused && pending < s->cfg.max_inflight) {
         pss->rx_paused = 0;
-        lws_rx_flow_control(pss->wsi, 1);
+        lws_rx_flow_control(pss->ep.wsi, 1);
     }
 }
 
@@ -60,6 +82,8 @@ static void enqueue(struct fw_server *s, struct fw_pss *pss, fw_outmsg *m)
                  (unsigned long long)pss->session_id);
         return;
     }
+    if (m->kind != FW_ANS_NONE)
+        fw_stats_answer(&pss->stats, m->kind, m->timing.total_us);
     m->next = NULL;
     if (pss->out_tail)
         pss->out_tail->next = m;
@@ -68,16 +92,107 @@ static void enqueue(struct fw_server *s, struct fw_pss *pss, fw_outmsg *m)
     pss->out_tail = m;
     pss->out_len++;
     update_flow(s, pss);
-    lws_callback_on_writable(pss->wsi);
+    lws_callback_on_writable(pss->ep.wsi);
+}
+
+/* An answer made here on the service thread: counted in the metrics, then queued. */
+static void answer(struct fw_server *s, struct fw_pss *pss, fw_outmsg *m)
+{
+    if (m)
+        fw_metrics_answer(&s->metrics, m);
+    enqueue(s, pss, m);
+}
+
+static int ids_add(struct fw_pss *pss, uint64_t id)
+{
+    if (pss->ep.inflight >= pss->ids_cap) {
+        int ncap = pss->ids_cap ? 2 * pss->ids_cap : 16;
+        uint64_t *n = realloc(pss->ids, sizeof *n * (size_t)ncap);
+        if (!n)
+            return -1;
+        pss->ids = n;
+        pss->ids_cap = ncap;
+    }
+    pss->ids[pss->ep.inflight++] = id;
+    return 0;
+}
+
+/* Removes one instance of id; 0 when it was not in flight. */
+static int ids_remove(struct fw_pss *pss, uint64_t id)
+{
+    for (int i = 0; i < pss->ep.inflight; i++)
+        if (pss->ids[i] == id) {
+            pss->ids[i] = pss->ids[--pss->ep.inflight];
+            return 1;
+        }
+    return 0;
+}
+
+void fw_ws_deliver(struct fw_server *s, fw_endpoint *ep, fw_outmsg *m)
+{
+    struct fw_pss *pss = pss_of(ep);
+    if (!ids_remove(pss, m->frame_id) || pss->close_code) {
+        /* Already answered (dropped/shutdown when the drain timed out) or closing. */
+        fw_outmsg_free(m);
+        return;
+    }
+    enqueue(s, pss, m);
+}
+
+int fw_ws_idle(const fw_endpoint *ep)
+{
+    const struct fw_pss *pss = (const struct fw_pss *)ep;
+    return ep->inflight == 0 && pss->out_len == 0;
+}
+
+void fw_ws_close_later(fw_endpoint *ep, int code, const char *reason)
+{
+    struct fw_pss *pss = pss_of(ep);
+    if (pss->close_code)
+        return;
+    pss->close_code = code;
+    snprintf(pss->close_reason, sizeof pss->close_reason, "%s", reason);
+    /* Closing: send what is queued, then the close frame. Keep reading (and discarding) what
+     * the client still sends, so its close reply arrives and the socket closes cleanly instead
+     * of being reset with unread data. */
+    if (pss->rx_paused) {
+        pss->rx_paused = 0;
+        lws_rx_flow_control(ep->wsi, 1);
+    }
+    lws_callback_on_writable(ep->wsi);
+}
+
+void fw_ws_abandon_inflight(struct fw_server *s, fw_endpoint *ep)
+{
+    struct fw_pss *pss = pss_of(ep);
+    while (ep->inflight > 0) {
+        uint64_t id = pss->ids[--ep->inflight];
+        answer(s, pss, fw_msg_dropped(id, FW_ANS_DROPPED_SHUTDOWN));
+    }
 }
 
 static void answer_error(struct fw_server *s, struct fw_pss *pss, int has_id, uint64_t id,
                          fw_err code, const char *msg)
 {
-    fw_outmsg *m = fw_msg_error(has_id, id, code, msg);
-    if (m)
-        m->is_result = has_id;
-    enqueue(s, pss, m);
+    answer(s, pss, fw_msg_error(has_id, id, code, msg));
+}
+
+/* The monotonic time after which a frame is stale, or 0 for never (see struct fw_pss). */
+static int64_t stale_at(struct fw_pss *pss, uint64_t capture_us, int64_t arrival_us,
+                        int64_t arrival_wall_us)
+{
+    if (pss->policy != FW_POLICY_REALTIME || pss->max_age_ms <= 0)
+        return 0;
+    int64_t age = 0;
+    if (capture_us) {
+        int64_t delta = arrival_wall_us - (int64_t)capture_us;
+        if (!pss->have_offset || delta < pss->min_offset_us) {
+            pss->min_offset_us = delta;
+            pss->have_offset = 1;
+        }
+        age = delta - pss->min_offset_us;
+    }
+    return arrival_us + (int64_t)pss->max_age_ms * 1000 - age;
 }
 
 static void handle_binary(struct fw_server *s, struct fw_pss *pss)
@@ -85,7 +200,8 @@ static void handle_binary(struct fw_server *s, struct fw_pss *pss)
     fw_frame f;
     fw_err e = fw_frame_parse(pss->rx, pss->rx_len, &f);
     uint64_t id = f.has_header ? f.frame_id : ++pss->next_frame_no;
-    s->frames_received++;
+    s->metrics.frames_received++;
+    fw_stats_frame(&pss->stats);
     if (e != FW_OK) {
         const char *why = e == FW_ERR_EMPTY_FRAME ? "the frame holds no JPEG bytes"
                           : e == FW_ERR_BAD_FRAME_HEADER
@@ -94,34 +210,55 @@ static void handle_binary(struct fw_server *s, struct fw_pss *pss)
         answer_error(s, pss, 1, id, e, why);
         return;
     }
+    if (s->draining) {
+        answer(s, pss, fw_msg_dropped(id, FW_ANS_DROPPED_SHUTDOWN));
+        return;
+    }
+    int64_t now = fw_now_us(), wall = fw_wall_us();
+    int64_t deadline = stale_at(pss, f.capture_us, now, wall);
+    if (deadline && deadline <= now) {
+        answer(s, pss, fw_msg_dropped(id, FW_ANS_DROPPED_STALE));
+        return;
+    }
     fw_job *job = calloc(1, sizeof *job);
-    if (!job) {
+    if (!job || ids_add(pss, id) != 0) {
+        free(job);
         answer_error(s, pss, 1, id, FW_ERR_INTERNAL, "out of memory");
         return;
     }
-    job->slot = pss->slot;
-    job->gen = pss->gen;
+    job->slot = pss->ep.slot;
+    job->gen = pss->ep.gen;
     job->frame_id = id;
     job->capture_us = f.capture_us;
     job->top_k = pss->top_k;
-    job->arrival_us = fw_now_us();
+    job->arrival_us = now;
+    job->arrival_wall_us = wall;
+    job->stale_at_us = deadline;
     job->jpeg_len = f.jpeg_len;
     /* The job takes the reassembly buffer: no copy of the JPEG. */
     job->jpeg = f.jpeg;
     job->buf = pss->rx;
     pss->rx = NULL;
     pss->rx_cap = 0;
-    if (fw_pipeline_submit(s->pipe, job) != FW_OK) {
+    fw_job *old = NULL;
+    if (fw_pipeline_submit(s->pipe, job, pss->policy == FW_POLICY_REALTIME, &old) != FW_OK) {
+        ids_remove(pss, id);
         fw_job_free(job);
         answer_error(s, pss, 1, id, FW_ERR_OVERLOADED, "the server's decode queue is full");
         return;
     }
-    pss->inflight++;
+    if (old) {
+        /* Latest frame wins: the one it replaced is answered here. */
+        ids_remove(pss, old->frame_id);
+        answer(s, pss, fw_msg_dropped(old->frame_id, FW_ANS_DROPPED_SUPERSEDED));
+        fw_job_free(old);
+    }
     update_flow(s, pss);
 }
 
 static void handle_text(struct fw_server *s, struct fw_pss *pss)
 {
+    int64_t rx_wall = fw_wall_us();
     fw_client_msg cm;
     char err[160];
     if (fw_client_msg_parse((const char *)pss->rx, pss->rx_len, &cm, err, sizeof err) != 0) {
@@ -131,7 +268,18 @@ static void handle_text(struct fw_server *s, struct fw_pss *pss)
     if (cm.type == FW_CMSG_CONFIG) {
         if (cm.top_k > 0)
             pss->top_k = cm.top_k;
-        enqueue(s, pss, fw_msg_config(pss->top_k));
+        if (cm.policy >= 0)
+            pss->policy = (fw_policy)cm.policy;
+        if (cm.max_age_ms >= 0)
+            pss->max_age_ms = cm.max_age_ms;
+        enqueue(s, pss, fw_msg_config(pss->top_k, pss->policy, pss->max_age_ms));
+    } else if (cm.type == FW_CMSG_PING) {
+        int64_t delta = rx_wall - cm.client_ts_us;
+        if (!pss->have_offset || delta < pss->min_offset_us) {
+            pss->min_offset_us = delta;
+            pss->have_offset = 1;
+        }
+        enqueue(s, pss, fw_msg_pong(cm.client_ts_us, rx_wall, fw_wall_us()));
     }
 }
 
@@ -142,12 +290,12 @@ static int receive_chunk(struct fw_server *s, struct fw_pss *pss, const void *in
     if (!pss->rx_active) {
         pss->rx_active = 1;
         pss->rx_len = 0;
-        pss->rx_binary = lws_frame_is_binary(pss->wsi);
+        pss->rx_binary = lws_frame_is_binary(pss->ep.wsi);
     }
     size_t cap = pss->rx_binary ? s->cfg.max_message_bytes : FW_MAX_TEXT_BYTES;
     if (len > cap - pss->rx_len) {
         static const char why[] = "message too large";
-        lws_close_reason(pss->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+        lws_close_reason(pss->ep.wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
                          sizeof why - 1);
         return -1;
     }
@@ -160,8 +308,8 @@ static int receive_chunk(struct fw_server *s, struct fw_pss *pss, const void *in
         uint8_t *n = realloc(pss->rx, ncap ? ncap : 1);
         if (!n) {
             static const char why[] = "out of memory";
-            lws_close_reason(pss->wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, (unsigned char *)why,
-                             sizeof why - 1);
+            lws_close_reason(pss->ep.wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                             (unsigned char *)why, sizeof why - 1);
             return -1;
         }
         pss->rx = n;
@@ -173,26 +321,15 @@ static int receive_chunk(struct fw_server *s, struct fw_pss *pss, const void *in
     return 0;
 }
 
-/* Moves every answer the pipeline has finished to its session's send queue. */
-static void deliver_results(struct fw_server *s)
+static void stats_tick(lws_sorted_usec_list_t *sul)
 {
-    fw_outmsg *m = fw_pipeline_take_results(s->pipe);
-    while (m) {
-        fw_outmsg *next = m->next;
-        struct fw_pss *pss = fw_sessions_get(s->sessions, m->slot, m->gen);
-        if (!pss) {
-            fw_outmsg_free(m); /* its session has closed */
-        } else {
-            pss->inflight--;
-            enqueue(s, pss, m);
-        }
-        m = next;
-    }
-}
-
-static void close_with(struct lws *wsi, enum lws_close_status code, const char *why)
-{
-    lws_close_reason(wsi, code, (unsigned char *)why, strlen(why));
+    struct fw_pss *pss = lws_container_of(sul, struct fw_pss, stats_sul);
+    struct fw_server *s = fw_server_of(pss->ep.wsi);
+    fw_stats_info st;
+    fw_stats_take(&pss->stats, fw_now_us(), &st);
+    enqueue(s, pss, fw_msg_stats(&st));
+    lws_sul_schedule(lws_get_context(pss->ep.wsi), 0, &pss->stats_sul, stats_tick,
+                     (lws_usec_t)s->cfg.stats_interval_ms * 1000);
 }
 
 int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -202,19 +339,28 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     struct fw_server *s = fw_server_of(wsi);
 
     switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* Before the handshake completes: refusing here answers the upgrade with an error. */
+        if (s->draining || !fw_server_origin_ok(s, wsi) || !fw_server_token_ok(s, wsi))
+            return 1;
+        break;
+
     case LWS_CALLBACK_ESTABLISHED: {
         memset(pss, 0, sizeof *pss);
-        pss->wsi = wsi;
         pss->top_k = s->cfg.top_k;
+        pss->policy = (fw_policy)s->cfg.policy;
+        pss->max_age_ms = s->cfg.max_age_ms;
         pss->session_id = ++s->next_session_id;
-        if (fw_sessions_add(s->sessions, pss, &pss->slot, &pss->gen) != 0) {
+        fw_stats_init(&pss->stats, fw_now_us());
+        s->metrics.connections_total++;
+        if (fw_server_register(s, &pss->ep, FW_EP_WS, wsi) != 0) {
+            pss->ep.wsi = wsi;
             /* A close reason is sent only from WRITEABLE: returning -1 here would close with
              * 1002. */
-            pss->reject = 1;
-            lws_callback_on_writable(wsi);
+            fw_ws_close_later(&pss->ep, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                              "server full, try again later");
             break;
         }
-        pss->registered = 1;
         const fw_model_info *mi = fw_pipeline_model(s->pipe);
         fw_hello_info h = {
             .server_version = "framewire " FW_VERSION,
@@ -226,16 +372,24 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             .device = mi->device,
             .session_id = pss->session_id,
             .top_k = pss->top_k,
+            .policy = pss->policy,
+            .max_age_ms = pss->max_age_ms,
+            .stats_interval_ms = s->cfg.stats_interval_ms,
             .max_message_bytes = s->cfg.max_message_bytes,
             .max_pixels = s->cfg.pipeline.limits.max_pixels,
             .max_inflight = s->cfg.max_inflight,
         };
         enqueue(s, pss, fw_msg_hello(&h));
+        if (s->cfg.stats_interval_ms > 0) {
+            lws_sul_schedule(lws_get_context(wsi), 0, &pss->stats_sul, stats_tick,
+                             (lws_usec_t)s->cfg.stats_interval_ms * 1000);
+            pss->stats_scheduled = 1;
+        }
         break;
     }
 
     case LWS_CALLBACK_RECEIVE:
-        if (pss->reject)
+        if (pss->close_code)
             break;
         if (receive_chunk(s, pss, in, len) != 0)
             return -1;
@@ -249,41 +403,46 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         pss->rx_len = 0;
         /* A client that never reads its answers must not make the server buffer without end:
          * flow control stops reading at max_inflight; past four times that, give up on it. */
-        if (pss->inflight + pss->out_len > 4 * s->cfg.max_inflight + 16) {
-            close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client is not reading answers");
+        if (pss->ep.inflight + pss->out_len > 4 * s->cfg.max_inflight + 16) {
+            static const char why[] = "client is not reading answers";
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                             sizeof why - 1);
             return -1;
         }
         break;
 
     case LWS_CALLBACK_SERVER_WRITEABLE: {
-        if (pss->reject) {
-            close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "server full, try again later");
-            return -1;
-        }
         fw_outmsg *m = pss->out_head;
-        if (!m)
+        if (!m) {
+            if (pss->close_code) {
+                lws_close_reason(wsi, (enum lws_close_status)pss->close_code,
+                                 (unsigned char *)pss->close_reason, strlen(pss->close_reason));
+                return -1;
+            }
             break;
+        }
         pss->out_head = m->next;
         if (!pss->out_head)
             pss->out_tail = NULL;
         pss->out_len--;
         int n = lws_write(wsi, m->payload, m->len, LWS_WRITE_TEXT);
         int ok = n >= (int)m->len;
-        if (ok && m->is_result)
-            s->answers_sent++;
         fw_outmsg_free(m);
         if (!ok)
             return -1;
-        update_flow(s, pss);
-        if (pss->out_head)
+        if (!pss->close_code)
+            update_flow(s, pss);
+        if (pss->out_head || pss->close_code)
             lws_callback_on_writable(wsi);
         break;
     }
 
     case LWS_CALLBACK_CLOSED:
-        if (pss->registered)
-            fw_sessions_remove(s->sessions, pss->slot);
-        pss->registered = 0;
+        if (pss->stats_scheduled)
+            lws_sul_cancel(&pss->stats_sul);
+        if (pss->ep.registered && s->pipe)
+            fw_pipeline_cancel_session(s->pipe, pss->ep.slot, pss->ep.gen);
+        fw_server_unregister(s, &pss->ep);
         while (pss->out_head) {
             fw_outmsg *m = pss->out_head;
             pss->out_head = m->next;
@@ -292,12 +451,14 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         pss->out_tail = NULL;
         free(pss->rx);
         pss->rx = NULL;
+        free(pss->ids);
+        pss->ids = NULL;
         break;
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         /* Wakes coalesce and come once per protocol: drain everything. */
         if (s && s->pipe && s->sessions)
-            deliver_results(s);
+            fw_server_deliver(s);
         break;
 
     default:

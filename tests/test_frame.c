@@ -116,11 +116,17 @@ static void test_messages(void **state)
                    .infer_us = 4,
                    .total_us = 10,
                    .batch_size = 2};
-    fw_outmsg *m = fw_msg_result(18446744073709551615ull, 1700000000000001ull, sc, 2, labels, &t);
+    fw_outmsg *m = fw_msg_result(18446744073709551615ull, 1700000000000001ull, sc, 2, labels, &t,
+                                 1700000000000100, 1700000000000200);
     assert_non_null(m);
     /* u64 values travel exactly, not through a double. */
     assert_non_null(strstr((char *)m->payload, "\"frame_id\":18446744073709551615"));
     assert_non_null(strstr((char *)m->payload, "\"capture_ts_us\":1700000000000001"));
+    assert_non_null(strstr((char *)m->payload, "\"server_rx_ts_us\":1700000000000100"));
+    assert_non_null(strstr((char *)m->payload, "\"server_tx_ts_us\":1700000000000200"));
+    assert_int_equal(m->kind, FW_ANS_RESULT);
+    assert_true(m->frame_id == 18446744073709551615ull);
+    assert_int_equal(m->timing.batch_size, 2);
     cJSON *j = cJSON_Parse((char *)m->payload);
     assert_non_null(j);
     const cJSON *top = cJSON_GetObjectItemCaseSensitive(j, "top");
@@ -155,6 +161,31 @@ static void test_messages(void **state)
         assert_true(strlen(err) > 0);
     }
     assert_string_equal(fw_error_name(FW_ERR_JPEG_TRUNCATED), "truncated_jpeg");
+
+    /* config with policy and freshness budget; ping */
+    const char *cfg = "{\"type\":\"config\",\"policy\":\"lossless\",\"max_age_ms\":250}";
+    assert_int_equal(fw_client_msg_parse(cfg, strlen(cfg), &cm, err, sizeof err), 0);
+    assert_int_equal(cm.policy, FW_POLICY_LOSSLESS);
+    assert_int_equal(cm.max_age_ms, 250);
+    assert_int_equal(cm.top_k, 0);
+    const char *ping = "{\"type\":\"ping\",\"client_ts_us\":1764790000123456}";
+    assert_int_equal(fw_client_msg_parse(ping, strlen(ping), &cm, err, sizeof err), 0);
+    assert_int_equal(cm.type, FW_CMSG_PING);
+    assert_true(cm.client_ts_us == 1764790000123456LL);
+    const char *bad2[] = {"{\"type\":\"config\",\"policy\":\"fast\"}",
+                          "{\"type\":\"config\",\"max_age_ms\":-1}", "{\"type\":\"ping\"}",
+                          "{\"type\":\"ping\",\"client_ts_us\":\"now\"}"};
+    for (size_t i = 0; i < sizeof bad2 / sizeof *bad2; i++)
+        assert_int_equal(fw_client_msg_parse(bad2[i], strlen(bad2[i]), &cm, err, sizeof err), -1);
+
+    m = fw_msg_dropped(7, FW_ANS_DROPPED_STALE);
+    assert_non_null(strstr((char *)m->payload, "\"reason\":\"stale\""));
+    assert_int_equal(m->kind, FW_ANS_DROPPED_STALE);
+    fw_outmsg_free(m);
+    m = fw_msg_pong(-5, 10, 11);
+    assert_non_null(strstr((char *)m->payload, "\"client_ts_us\":-5"));
+    assert_int_equal(m->kind, FW_ANS_NONE);
+    fw_outmsg_free(m);
     assert_string_equal(fw_error_name((fw_err)999), "unknown");
 }
 

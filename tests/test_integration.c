@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "e2e.h"
 #include "fw_classify.h"
 #include "fw_client.h"
 #include "fw_frame.h"
@@ -31,40 +32,20 @@
 #include "test_util.h"
 
 #define MODEL_JSON FW_TEST_MODEL_DIR "/tiny.json"
-#define MAX_PHOTOS 16
-#define PROB_TOL 2e-6 /* results carry probabilities rounded to 1e-6 */
 #define MAX_MSG "3000000"
 
 static tu_server server;
-static fw_classifier *ref;
-static char *photo_path[MAX_PHOTOS];
-static uint8_t *photo[MAX_PHOTOS];
-static size_t photo_len[MAX_PHOTOS];
-static int nphotos;
 static char static_dir[512];
+#define photo e2e_photo
+#define photo_len e2e_photo_len
+#define nphotos e2e_nphotos
 
 static int setup(void **state)
 {
     (void)state;
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
-    nphotos = tu_list_jpegs(FW_TEST_PHOTO_DIR, photo_path, MAX_PHOTOS);
-    if (nphotos < 3) {
-        fprintf(stderr, "need the darknet photos in %s\n", FW_TEST_PHOTO_DIR);
+    if (e2e_setup(MODEL_JSON) != 0)
         return -1;
-    }
-    for (int i = 0; i < nphotos; i++)
-        if (!(photo[i] = tu_read_file(photo_path[i], &photo_len[i])))
-            return -1;
-
-    char err[1024];
-    fw_model_params mp = {.device = "cpu", .optimize = 1};
-    fw_decode_limits lim = {.max_pixels = 4096u * 4096u, .accept_warnings = 0};
-    ref = fw_classifier_new(MODEL_JSON, &mp, &lim, err, sizeof err);
-    if (!ref) {
-        fprintf(stderr, "in-process classifier: %s\n", err);
-        return -1;
-    }
-
     snprintf(static_dir, sizeof static_dir, "%s/static", FW_TEST_WORK_DIR);
     mkdir(static_dir, 0755);
     char idx[600];
@@ -75,17 +56,11 @@ static int setup(void **state)
     fputs("<!doctype html><title>framewire test page</title>\n", f);
     fclose(f);
 
-    const char *args[] = {"--model",
-                          MODEL_JSON,
-                          "--max-message-bytes",
-                          MAX_MSG,
-                          "--static-dir",
-                          static_dir,
-                          "--max-batch",
-                          "4",
-                          "--decode-threads",
-                          "2",
-                          NULL};
+    /* Lossless: these tests send bursts and check every result. */
+    const char *args[] = {
+        "--model",     MODEL_JSON, "--max-message-bytes", MAX_MSG, "--static-dir", static_dir,
+        "--max-batch", "4",        "--decode-threads",    "2",     "--policy",     "lossless",
+        NULL};
     if (tu_server_start(&server, args) != 0) {
         fprintf(stderr, "server did not start:\n%s\n", server.output);
         return -1;
@@ -98,92 +73,20 @@ static int teardown(void **state)
     (void)state;
     if (server.pid > 0)
         tu_server_stop(&server, SIGKILL, 2000);
-    fw_classifier_free(ref);
-    for (int i = 0; i < nphotos; i++) {
-        free(photo[i]);
-        free(photo_path[i]);
-    }
+    e2e_teardown();
     return 0;
 }
 
 static fw_client *connect_client(void)
 {
-    char err[256];
-    fw_client *c = fw_client_connect("127.0.0.1", server.port, 5000, err, sizeof err);
-    if (!c)
-        fail_msg("connect: %s", err);
-    return c;
-}
-
-/* The next JSON message, parsed; fails the test after a timeout. */
-static cJSON *next_msg(fw_client *c)
-{
-    char *txt = fw_client_recv(c, 20000);
-    if (!txt)
-        fail_msg("no message from the server within 20 s");
-    cJSON *j = cJSON_Parse(txt);
-    if (!j)
-        fail_msg("not JSON: %s", txt);
-    free(txt);
-    return j;
-}
-
-static const char *type_of(const cJSON *j)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
-    return cJSON_IsString(t) ? t->valuestring : "";
-}
-
-static uint64_t u64_of(const cJSON *j, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    assert_true(cJSON_IsNumber(v));
-    return (uint64_t)v->valuedouble;
-}
-
-static cJSON *expect_hello(fw_client *c)
-{
-    cJSON *h = next_msg(c);
-    assert_string_equal(type_of(h), "hello");
-    return h;
-}
-
-/* Checks a result message against the in-process classification of the same JPEG bytes. */
-static void check_result(const cJSON *r, const uint8_t *jpeg, size_t len, int k)
-{
-    const fw_model *m = fw_classifier_model(ref);
-    float probs[64];
-    char msg[256];
-    assert_int_equal(fw_classifier_run(ref, jpeg, len, probs, msg, sizeof msg), FW_OK);
-    fw_class_score want[64];
-    int n = fw_topk(probs, m->num_classes, k, want);
-    const cJSON *top = cJSON_GetObjectItemCaseSensitive(r, "top");
-    assert_true(cJSON_IsArray(top));
-    assert_int_equal(cJSON_GetArraySize(top), n);
-    for (int i = 0; i < n; i++) {
-        const cJSON *e = cJSON_GetArrayItem(top, i);
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(e, "index");
-        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(e, "label");
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "prob");
-        assert_int_equal(idx->valueint, want[i].index);
-        assert_string_equal(lab->valuestring, m->man.labels[want[i].index]);
-        if (fabs(p->valuedouble - want[i].prob) > PROB_TOL)
-            fail_msg("class %d: server prob %.7f, in-process %.7f", want[i].index, p->valuedouble,
-                     (double)want[i].prob);
-    }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "timing_us");
-    const char *stages[] = {"queue", "decode", "preprocess", "infer", "total"};
-    for (size_t i = 0; i < sizeof stages / sizeof *stages; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, stages[i]);
-        assert_true(cJSON_IsNumber(v) && v->valuedouble >= 0);
-    }
+    return e2e_connect(server.port);
 }
 
 static void test_hello(void **state)
 {
     (void)state;
     fw_client *c = connect_client();
-    cJSON *h = expect_hello(c);
+    cJSON *h = e2e_hello(c);
     const cJSON *proto = cJSON_GetObjectItemCaseSensitive(h, "protocol");
     assert_string_equal(proto->valuestring, "framewire.v1");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(h, "model");
@@ -191,7 +94,7 @@ static void test_hello(void **state)
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(model, "labels")->valueint, 4);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(model, "input_width")->valueint, 32);
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(h, "limits");
-    assert_int_equal(u64_of(lim, "max_message_bytes"), atoi(MAX_MSG));
+    assert_int_equal(e2e_u64(lim, "max_message_bytes"), atoi(MAX_MSG));
     cJSON_Delete(h);
     fw_client_free(c);
 }
@@ -201,7 +104,7 @@ static void test_results_equal_in_process(void **state)
 {
     (void)state;
     fw_client *c = connect_client();
-    cJSON_Delete(expect_hello(c));
+    cJSON_Delete(e2e_hello(c));
     int rounds = 3, sent = 0, results = 0, labels_seen = 0;
     int seen[64] = {0};
     for (int r = 0; r < rounds; r++)
@@ -212,13 +115,13 @@ static void test_results_equal_in_process(void **state)
             sent++;
         }
     for (int n = 0; n < sent; n++) {
-        cJSON *m = next_msg(c);
-        assert_string_equal(type_of(m), "result");
-        uint64_t id = u64_of(m, "frame_id");
+        cJSON *m = e2e_next(c);
+        assert_string_equal(e2e_type(m), "result");
+        uint64_t id = e2e_u64(m, "frame_id");
         assert_int_equal(id, 1000 + (uint64_t)n); /* answers come in order */
-        assert_int_equal(u64_of(m, "capture_ts_us"), 1700000000123456ull + id);
+        assert_int_equal(e2e_u64(m, "capture_ts_us"), 1700000000123456ull + id);
         int i = n % nphotos;
-        check_result(m, photo[i], photo_len[i], 5);
+        e2e_check_result(m, photo[i], photo_len[i], 5);
         const cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "top"), 0);
         int idx = cJSON_GetObjectItemCaseSensitive(t0, "index")->valueint;
         if (!seen[idx]++)
@@ -277,8 +180,8 @@ static void test_bad_frames_do_not_disturb_others(void **state)
     (void)state;
     fw_client *a = connect_client();
     fw_client *b = connect_client();
-    cJSON_Delete(expect_hello(a));
-    cJSON_Delete(expect_hello(b));
+    cJSON_Delete(e2e_hello(a));
+    cJSON_Delete(e2e_hello(b));
 
     const uint8_t *good = photo[0];
     size_t glen = photo_len[0];
@@ -365,17 +268,17 @@ static void test_bad_frames_do_not_disturb_others(void **state)
 
     /* A: one correct result per frame; the pipeline answers in submission order. */
     for (int i = 0; i < nc; i++) {
-        cJSON *m = next_msg(a);
-        assert_string_equal(type_of(m), "result");
-        assert_int_equal(u64_of(m, "frame_id"), 500 + (uint64_t)i);
-        check_result(m, photo[i % nphotos], photo_len[i % nphotos], 5);
+        cJSON *m = e2e_next(a);
+        assert_string_equal(e2e_type(m), "result");
+        assert_int_equal(e2e_u64(m, "frame_id"), 500 + (uint64_t)i);
+        e2e_check_result(m, photo[i % nphotos], photo_len[i % nphotos], 5);
         cJSON_Delete(m);
     }
     /* B: exactly one answer per frame. Frames rejected before decoding are answered at once, so
      * answers are matched by frame id, not by order. */
     for (int n = 0; n < nc; n++) {
-        cJSON *m = next_msg(b);
-        uint64_t id = u64_of(m, "frame_id");
+        cJSON *m = e2e_next(b);
+        uint64_t id = e2e_u64(m, "frame_id");
         struct bad_case *c = NULL;
         for (int i = 0; i < nc; i++)
             if (cases[i].frame_id == id)
@@ -384,7 +287,7 @@ static void test_bad_frames_do_not_disturb_others(void **state)
             fail_msg("answer for unknown frame %llu", (unsigned long long)id);
         if (c->answered++)
             fail_msg("%s: answered twice", c->name);
-        const char *t = type_of(m);
+        const char *t = e2e_type(m);
         if (c->code) {
             if (strcmp(t, "error") != 0)
                 fail_msg("%s: expected error %s, got %s", c->name, c->code, t);
@@ -397,7 +300,7 @@ static void test_bad_frames_do_not_disturb_others(void **state)
         } else if (c->photo) {
             if (strcmp(t, "result") != 0)
                 fail_msg("%s: expected a result, got %s", c->name, t);
-            check_result(m, c->photo, c->photo_len, 5);
+            e2e_check_result(m, c->photo, c->photo_len, 5);
         } else {
             /* header only / bit flips: an error or a result, but exactly one answer */
             assert_true(strcmp(t, "error") == 0 || strcmp(t, "result") == 0);
@@ -408,10 +311,13 @@ static void test_bad_frames_do_not_disturb_others(void **state)
         assert_int_equal(cases[i].answered, 1);
         free(cases[i].msg);
     }
-    /* Nothing more: frames sent = results + errors. */
-    char *extra = fw_client_recv(b, 300);
-    if (extra)
-        fail_msg("unexpected extra message: %s", extra);
+    /* Nothing more (but periodic stats): frames sent = results + errors. */
+    cJSON *extra;
+    while ((extra = e2e_next_any(b, 300))) {
+        if (strcmp(e2e_type(extra), "stats") != 0)
+            fail_msg("unexpected extra message: %s", cJSON_PrintUnformatted(extra));
+        cJSON_Delete(extra);
+    }
     fw_client_free(a);
     fw_client_free(b);
 }
@@ -422,8 +328,8 @@ static void test_oversize_message_closes_1009(void **state)
     (void)state;
     fw_client *a = connect_client();
     fw_client *big = connect_client();
-    cJSON_Delete(expect_hello(a));
-    cJSON_Delete(expect_hello(big));
+    cJSON_Delete(e2e_hello(a));
+    cJSON_Delete(e2e_hello(big));
     size_t n = (size_t)atoi(MAX_MSG) + 1;
     uint8_t *blob = calloc(1, n);
     blob[0] = 0xFF;
@@ -439,9 +345,9 @@ static void test_oversize_message_closes_1009(void **state)
     fw_client_free(big);
 
     assert_int_equal(fw_client_send_frame(a, 9, 0, photo[2], photo_len[2]), 0);
-    cJSON *m = next_msg(a);
-    assert_string_equal(type_of(m), "result");
-    check_result(m, photo[2], photo_len[2], 5);
+    cJSON *m = e2e_next(a);
+    assert_string_equal(e2e_type(m), "result");
+    e2e_check_result(m, photo[2], photo_len[2], 5);
     cJSON_Delete(m);
     fw_client_free(a);
 }
@@ -450,24 +356,24 @@ static void test_config_top_k(void **state)
 {
     (void)state;
     fw_client *c = connect_client();
-    cJSON_Delete(expect_hello(c));
+    cJSON_Delete(e2e_hello(c));
     const char *cfg = "{\"type\":\"config\",\"top_k\":2}";
     fw_client_send(c, cfg, strlen(cfg), 0, 0);
-    cJSON *m = next_msg(c);
-    assert_string_equal(type_of(m), "config");
+    cJSON *m = e2e_next(c);
+    assert_string_equal(e2e_type(m), "config");
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "top_k")->valueint, 2);
     cJSON_Delete(m);
     fw_client_send_frame(c, 1, 0, photo[0], photo_len[0]);
-    m = next_msg(c);
-    check_result(m, photo[0], photo_len[0], 2);
+    m = e2e_next(c);
+    e2e_check_result(m, photo[0], photo_len[0], 2);
     cJSON_Delete(m);
 
     const char *bad[] = {"not json", "{\"type\":\"config\",\"top_k\":0}",
                          "{\"type\":\"config\",\"topk\":3}", "{\"type\":\"launch\"}", "[1,2]"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         fw_client_send(c, bad[i], strlen(bad[i]), 0, 0);
-        m = next_msg(c);
-        assert_string_equal(type_of(m), "error");
+        m = e2e_next(c);
+        assert_string_equal(e2e_type(m), "error");
         assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "code")->valuestring,
                             "bad_message");
         assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(m, "frame_id")));
@@ -475,8 +381,8 @@ static void test_config_top_k(void **state)
     }
     /* The connection still works. */
     fw_client_send_frame(c, 2, 0, photo[1], photo_len[1]);
-    m = next_msg(c);
-    check_result(m, photo[1], photo_len[1], 2);
+    m = e2e_next(c);
+    e2e_check_result(m, photo[1], photo_len[1], 2);
     cJSON_Delete(m);
     fw_client_free(c);
 }
@@ -489,7 +395,7 @@ static void test_many_clients(void **state)
     fw_client *c[NC];
     for (int i = 0; i < NC; i++) {
         c[i] = connect_client();
-        cJSON_Delete(expect_hello(c[i]));
+        cJSON_Delete(e2e_hello(c[i]));
     }
     for (int f = 0; f < PER; f++)
         for (int i = 0; i < NC; i++)
@@ -497,10 +403,10 @@ static void test_many_clients(void **state)
                                  photo_len[(i + f) % nphotos]);
     for (int i = 0; i < NC; i++)
         for (int f = 0; f < PER; f++) {
-            cJSON *m = next_msg(c[i]);
-            assert_string_equal(type_of(m), "result");
-            assert_int_equal(u64_of(m, "frame_id"), (uint64_t)f);
-            check_result(m, photo[(i + f) % nphotos], photo_len[(i + f) % nphotos], 5);
+            cJSON *m = e2e_next(c[i]);
+            assert_string_equal(e2e_type(m), "result");
+            assert_int_equal(e2e_u64(m, "frame_id"), (uint64_t)f);
+            e2e_check_result(m, photo[(i + f) % nphotos], photo_len[(i + f) % nphotos], 5);
             cJSON_Delete(m);
         }
     for (int i = 0; i < NC; i++)
@@ -526,7 +432,7 @@ static void test_utf8_and_max_clients(void **state)
 {
     (void)state;
     fw_client *c = connect_client();
-    cJSON_Delete(expect_hello(c));
+    cJSON_Delete(e2e_hello(c));
     static const char bad_utf8[] = "{\"type\":\"config\",\"x\":\"\xC3\x28\"}";
     fw_client_send(c, bad_utf8, sizeof bad_utf8 - 1, 0, 0);
     char *t;
@@ -544,7 +450,7 @@ static void test_utf8_and_max_clients(void **state)
     char err[256];
     fw_client *first = fw_client_connect("127.0.0.1", one.port, 5000, err, sizeof err);
     assert_non_null(first);
-    cJSON_Delete(expect_hello(first));
+    cJSON_Delete(e2e_hello(first));
     fw_client *second = fw_client_connect("127.0.0.1", one.port, 5000, err, sizeof err);
     assert_non_null(second);
     while ((t = fw_client_recv(second, 5000)))
@@ -554,8 +460,8 @@ static void test_utf8_and_max_clients(void **state)
     fw_client_free(second);
     /* The first session is unaffected. */
     fw_client_send_frame(first, 1, 0, photo[0], photo_len[0]);
-    cJSON *m = next_msg(first);
-    check_result(m, photo[0], photo_len[0], 5);
+    cJSON *m = e2e_next(first);
+    e2e_check_result(m, photo[0], photo_len[0], 5);
     cJSON_Delete(m);
     fw_client_free(first);
     assert_int_equal(tu_server_stop(&one, SIGINT, 10000), 0);
@@ -566,7 +472,7 @@ static void test_sigterm_stops_cleanly(void **state)
 {
     (void)state;
     fw_client *c = connect_client();
-    cJSON_Delete(expect_hello(c));
+    cJSON_Delete(e2e_hello(c));
     int status = tu_server_stop(&server, SIGTERM, 10000);
     assert_true(status != -1);
     assert_true(WIFEXITED(status));

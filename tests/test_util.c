@@ -123,9 +123,9 @@ int tu_server_start(tu_server *s, const char *const *args)
         return -1;
     int64_t deadline = now_ms() + 60000;
     while (now_ms() < deadline) {
-        const char *l = strstr(s->output, "listening on http://");
+        const char *l = strstr(s->output, "listening on http");
         if (l) {
-            const char *colon = strchr(l + strlen("listening on http://"), ':');
+            const char *colon = strchr(l + strlen("listening on https://"), ':');
             if (colon && strchr(colon, '/')) {
                 s->port = atoi(colon + 1);
                 return 0;
@@ -142,7 +142,8 @@ int tu_server_stop(tu_server *s, int sig, int timeout_ms)
 {
     if (s->pid <= 0)
         return -1;
-    kill(s->pid, sig);
+    if (sig)
+        kill(s->pid, sig);
     int64_t deadline = now_ms() + timeout_ms;
     int status;
     for (;;) {
@@ -193,6 +194,12 @@ int tu_server_run_to_exit(const char *const *args, char *out, size_t outlen, int
 
 int tu_http_get(int port, const char *path, char *body, size_t bodylen)
 {
+    return tu_http(port, "GET", path, NULL, NULL, 0, body, bodylen);
+}
+
+int tu_http(int port, const char *method, const char *path, const char *headers,
+            const void *req_body, size_t req_len, char *body, size_t bodylen)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -200,18 +207,32 @@ int tu_http_get(int port, const char *path, char *body, size_t bodylen)
         close(fd);
         return -1;
     }
-    char req[512];
+    char req[1024];
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, path, headers ? headers : "", req_len);
+    if (strcmp(method, "GET") == 0 && req_len == 0)
+        n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n", path,
+                     headers ? headers : "");
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;
     }
-    char resp[65536];
+    /* The body may be refused early (413): a failed write is not an error here. */
+    size_t off = 0;
+    while (off < req_len) {
+        ssize_t w = send(fd, (const char *)req_body + off, req_len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    static char resp[1 << 20];
     size_t have = 0;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) <= 0)
+        if (poll(&p, 1, 10000) <= 0)
             break;
         ssize_t r = read(fd, resp + have, sizeof resp - 1 - have);
         if (r <= 0)

@@ -24,8 +24,8 @@ typedef struct tu_server {
  * its 'listening on' line (up to 60 s). Returns 0, or -1 with what it printed in s->output. */
 int tu_server_start(tu_server *s, const char *const *args);
 
-/* Sends sig, waits up to timeout_ms; returns the exit status (as waitpid's), or -1 on timeout
- * (then kills it). */
+/* Sends sig (none when 0), waits up to timeout_ms; returns the exit status (as waitpid's), or -1 on
+ * timeout (then kills it). */
 int tu_server_stop(tu_server *s, int sig, int timeout_ms);
 
 /* Runs FW_SERVER_BIN with args to completion (for start-up failures); returns its exit code and
@@ -34,5 +34,9 @@ int tu_server_run_to_exit(const char *const *args, char *out, size_t outlen, int
 
 /* A plain HTTP GET to 127.0.0.1:port; returns the status code, body in body. */
 int tu_http_get(int port, const char *path, char *body, size_t bodylen);
+
+/* Any HTTP/1.1 request; headers: extra header lines, each ending in \r\n (or NULL). */
+int tu_http(int port, const char *method, const char *path, const char *headers,
+            const void *req_body, size_t req_len, char *body, size_t bodylen);
 
 #endif

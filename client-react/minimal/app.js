@@ -66,10 +66,10 @@ function connect() {
     if (msg.type === 'hello') {
       maxInflight = msg.limits.max_inflight;
       statusEl.textContent = `model ${msg.model.name} (${msg.model.labels} classes) on ${msg.model.device}`;
-    } else if (msg.type === 'result' || msg.type === 'error') {
-      inflight = Math.max(0, inflight - 1);
+    } else if (msg.type === 'result' || msg.type === 'error' || msg.type === 'dropped') {
+      if (msg.frame_id !== null) inflight = Math.max(0, inflight - 1); // null: answers a text message
       if (msg.type === 'result') showResult(msg);
-      else statusEl.textContent = `error ${msg.code}: ${msg.message}`;
+      else if (msg.type === 'error') statusEl.textContent = `error ${msg.code}: ${msg.message}`;
       sentAt.delete(msg.frame_id);
     }
   };
