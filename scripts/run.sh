@@ -12,7 +12,7 @@ fw_install_npm
 fw_build build
 fw_build_client
 
-# The default model: nsfwjs' MobileNetV2 (MIT), converted to TorchScript on first run (about 10 s,
+# The default model: nsfwjs' MobileNetV2 (MIT), converted to TorchScript on first run (seconds,
 # needs the npm registry once); later runs find it up to date and skip the conversion.
 MODEL_DIR="$FW_ROOT/build/models/nsfw_mobilenet_v2"
 fw_default_model "$MODEL_DIR"
