@@ -11,6 +11,11 @@ writes into DIR (created if needed; files are replaced atomically, so running it
   tiny.pt, tiny.json              3x32x32 RGB in, 4 logits out: red, green, blue, dark
   tiny_probs.pt, tiny_probs.json  the same net with a softmax at the end ("output": "probs")
   corrupt.pt                      the first half of tiny.pt: not loadable, for error tests
+  tiny_alt.pt, tiny_alt.json      a deliberately different version of tiny (other weights and
+                                  "dark" threshold): what `framewire-replay --compare` must catch
+  tiny_slow.pt, tiny_slow.json    tiny with a stall: a batch holding a nearly white frame (mean
+                                  brightness > 0.9) first does about --stall-ms of matrix work
+                                  (calibrated here, on the optimised model); outputs equal tiny's
   tiny_ref.bin                    a fixed input batch and PyTorch's outputs for it (see below)
 
 The net is Conv2d(3,8,3,s2)+ReLU, Conv2d(8,16,3,s2)+ReLU, AdaptiveAvgPool2d(1), Flatten,
@@ -61,8 +66,8 @@ MANIFEST = """{{"name": "{name}", "file": "{file}", "input_width": 32, "input_he
 """
 
 
-def build_net() -> nn.Sequential:
-    torch.manual_seed(SEED)
+def build_net(seed: int = SEED, a: float = 20.0, dark: float = 0.35) -> nn.Sequential:
+    torch.manual_seed(seed)
     conv1 = nn.Conv2d(3, 8, 3, stride=2)
     conv2 = nn.Conv2d(8, 16, 3, stride=2)
     fc = nn.Linear(16, 4)
@@ -80,14 +85,56 @@ def build_net() -> nn.Sequential:
         # Linear: colour scores from features 0-2 (mean R, G, B), small random rest.
         fc.weight.normal_(0.0, 0.02)
         fc.bias.zero_()
-        a = 20.0
         fc.weight[0, :3] = torch.tensor([a, -a / 2, -a / 2])
         fc.weight[1, :3] = torch.tensor([-a / 2, a, -a / 2])
         fc.weight[2, :3] = torch.tensor([-a / 2, -a / 2, a])
         fc.weight[3, :3] = torch.tensor([-40.0 / 3] * 3)
-        fc.bias[3] = 40.0 * 0.35
+        fc.bias[3] = 40.0 * dark
     return nn.Sequential(conv1, nn.ReLU(), conv2, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                          fc).eval()
+
+
+class Stall(nn.Module):
+    """The tiny net, plus `iters` rounds of matrix work when a frame of the batch is nearly white.
+    The work feeds the output multiplied by zero (so it is not optimised away and the outputs stay
+    exactly tiny's)."""
+
+    def __init__(self, net: nn.Module, iters: int):
+        super().__init__()
+        self.net = net
+        self.iters = iters
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+        self.register_buffer("w", torch.randn(256, 256, generator=torch.Generator().manual_seed(7)) / 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x)
+        bright = (x * self.std + self.mean).mean(dim=[1, 2, 3])
+        if bool((bright > 0.9).any()):
+            z = x.reshape(x.shape[0], -1)[:, :256].repeat(64, 1)
+            for _ in range(self.iters):
+                z = torch.tanh(z @ self.w)
+            y = y + 0.0 * z.sum()
+        return y
+
+
+def calibrate_stall(net: nn.Module, stall_ms: float) -> int:
+    """Rounds of Stall's work that take about stall_ms here, timed on the frozen and optimised
+    module (as framewire runs it) with one thread."""
+    import time
+    white = ((torch.ones(1, 3, HEIGHT, WIDTH) - torch.tensor(MEAN).view(1, 3, 1, 1)) /
+             torch.tensor(STD).view(1, 3, 1, 1))
+    probe = 20
+    m = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(Stall(net, probe).eval())))
+    with torch.no_grad():
+        m(white)
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            m(white)
+            best = min(best, time.perf_counter() - t)
+    per_round_ms = best * 1000.0 / probe
+    return max(1, int(round(stall_ms / per_round_ms)))
 
 
 def reference_input() -> torch.Tensor:
@@ -119,6 +166,8 @@ def save_module(module: nn.Module, path: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="directory to write the models into")
+    ap.add_argument("--stall-ms", type=float, default=100.0,
+                    help="tiny_slow's stall on a white frame, in milliseconds (default 100)")
     args = ap.parse_args()
     out = args.out
     os.makedirs(out, exist_ok=True)
@@ -133,8 +182,17 @@ def main() -> int:
     save_module(net, tiny_pt)
     save_module(probs_net, probs_pt)
     written += [tiny_pt, probs_pt]
+    alt_pt = os.path.join(out, "tiny_alt.pt")
+    save_module(build_net(seed=SEED + 100, a=15.0, dark=0.5), alt_pt)
+    slow_pt = os.path.join(out, "tiny_slow.pt")
+    iters = calibrate_stall(net, args.stall_ms)
+    save_module(Stall(net, iters).eval(), slow_pt)
+    written += [alt_pt, slow_pt]
+    print(f"tiny_slow: {iters} rounds of stall work (about {args.stall_ms:.0f} ms here)")
     for name, file, output in (("tiny-test", "tiny.pt", "logits"),
-                               ("tiny-test-probs", "tiny_probs.pt", "probs")):
+                               ("tiny-test-probs", "tiny_probs.pt", "probs"),
+                               ("tiny-test-alt", "tiny_alt.pt", "logits"),
+                               ("tiny-test-slow", "tiny_slow.pt", "logits")):
         path = os.path.join(out, file.replace(".pt", ".json"))
         text = MANIFEST.format(name=name, file=file, output=output)
         json.loads(text)  # must stay valid JSON

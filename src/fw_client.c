@@ -145,15 +145,24 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 /* Runs the event loop until done(c) or the deadline. */
+/* Runs the event loop until done(c) or the deadline; at least one pass even with timeout 0, so
+ * that queued messages go out and what has arrived is read. */
 static void service_until(fw_client *c, int timeout_ms, int (*done)(const fw_client *))
 {
     int64_t deadline = fw_now_us() + (int64_t)timeout_ms * 1000;
+    int passes = 0;
     while (!done(c) && !(c->closed && !c->rx_head)) {
         int64_t left = deadline - fw_now_us();
-        if (left <= 0)
-            break;
+        if (left <= 0) {
+            if (passes)
+                break;
+            lws_service(c->ctx, -1); /* one pass that does not wait */
+            passes++;
+            continue;
+        }
         lws_sul_schedule(c->ctx, 0, &c->sul, wake, left);
         lws_service(c->ctx, 0);
+        passes++;
     }
     lws_sul_cancel(&c->sul);
 }

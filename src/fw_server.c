@@ -175,6 +175,17 @@ fw_server *fw_server_new(const fw_server_config *cfg, char *err, size_t errlen)
     if (!s->pipe)
         goto err;
 
+    if (cfg->record_dir) {
+        const fw_model_info *mi = fw_pipeline_model(s->pipe);
+        char *info =
+            fw_recorder_info_json("framewire " FW_VERSION, mi->name, mi->input_width,
+                                  mi->input_height, mi->num_labels, mi->output_kind, mi->device);
+        s->rec = fw_recorder_open(cfg->record_dir, info, 0, err, errlen);
+        free(info);
+        if (!s->rec)
+            goto err;
+    }
+
     lws_set_log_level(cfg->log_level, NULL);
 
     s->protocols[0] = (struct lws_protocols){"http", root_callback, 0, 0, 0, NULL, 0};
@@ -331,6 +342,7 @@ void fw_server_free(fw_server *s)
     fw_pipeline_stop(p);
     if (s->ctx)
         lws_context_destroy(s->ctx);
+    fw_recorder_close(s->rec); /* after the context: sessions closing write their CLOSE records */
     fw_sessions_free(s->sessions);
     free(s);
 }

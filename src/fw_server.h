@@ -32,6 +32,7 @@ typedef struct fw_server_config {
     const char *token; /* bearer token required for WebSocket and /v1/, NULL = none */
     const char *const *allow_origins; /* NULL-terminated Origin allow-list, NULL = any */
     int log_level;                    /* lws log level bitmask (LLL_ERR | LLL_WARN ...) */
+    const char *record_dir; /* --record: write every session into this directory; NULL = off */
     fw_pipeline_config pipeline;
 } fw_server_config;
 

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "fw_metrics.h"
+#include "fw_recorder.h"
 #include "fw_server.h"
 #include "fw_sessions.h"
 
@@ -30,6 +31,7 @@ typedef struct fw_endpoint {
 struct fw_server {
     fw_server_config cfg; /* constant after fw_server_new */
     fw_pipeline *pipe;    /* created before the lws context, stopped after it */
+    fw_recorder *rec;     /* --record (NULL when off); closed after the lws context */
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     int port;

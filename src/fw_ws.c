@@ -202,6 +202,8 @@ static void handle_binary(struct fw_server *s, struct fw_pss *pss)
     uint64_t id = f.has_header ? f.frame_id : ++pss->next_frame_no;
     s->metrics.frames_received++;
     fw_stats_frame(&pss->stats);
+    fw_recorder_frame(s->rec, pss->session_id, id, f.capture_us, fw_wall_us(), pss->rx,
+                      pss->rx_len);
     if (e != FW_OK) {
         const char *why = e == FW_ERR_EMPTY_FRAME ? "the frame holds no JPEG bytes"
                           : e == FW_ERR_BAD_FRAME_HEADER
@@ -261,6 +263,7 @@ static void handle_text(struct fw_server *s, struct fw_pss *pss)
     int64_t rx_wall = fw_wall_us();
     fw_client_msg cm;
     char err[160];
+    fw_recorder_client_text(s->rec, pss->session_id, rx_wall, pss->rx, pss->rx_len);
     if (fw_client_msg_parse((const char *)pss->rx, pss->rx_len, &cm, err, sizeof err) != 0) {
         answer_error(s, pss, 0, 0, FW_ERR_BAD_MESSAGE, err);
         return;
@@ -361,6 +364,7 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
                               "server full, try again later");
             break;
         }
+        fw_recorder_session_open(s->rec, pss->session_id);
         const fw_model_info *mi = fw_pipeline_model(s->pipe);
         fw_hello_info h = {
             .server_version = "framewire " FW_VERSION,
@@ -427,6 +431,8 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         pss->out_len--;
         int n = lws_write(wsi, m->payload, m->len, LWS_WRITE_TEXT);
         int ok = n >= (int)m->len;
+        if (ok) /* a server's frames are not masked: the payload is intact after lws_write */
+            fw_recorder_server_text(s->rec, pss->session_id, fw_wall_us(), m->payload, m->len);
         fw_outmsg_free(m);
         if (!ok)
             return -1;
@@ -442,6 +448,8 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             lws_sul_cancel(&pss->stats_sul);
         if (pss->ep.registered && s->pipe)
             fw_pipeline_cancel_session(s->pipe, pss->ep.slot, pss->ep.gen);
+        if (pss->ep.registered)
+            fw_recorder_session_close(s->rec, pss->session_id);
         fw_server_unregister(s, &pss->ep);
         while (pss->out_head) {
             fw_outmsg *m = pss->out_head;

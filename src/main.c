@@ -82,7 +82,10 @@ static void usage(FILE *f, const char *argv0)
         "                           reading the socket (default %d)\n"
         "      --max-clients N      WebSocket sessions plus pending REST requests (default %d)\n"
         "      --accept-truncated   decode truncated/corrupt-tail JPEGs instead of rejecting\n"
-        "      --drain-timeout-ms N on stop: longest wait for in-flight frames (default %d)\n",
+        "      --drain-timeout-ms N on stop: longest wait for in-flight frames (default %d)\n"
+        "Recording:\n"
+        "      --record DIR         write every session (frames, client and server messages,\n"
+        "                           timestamps) to DIR/*.fwrec; see docs/recording.md\n",
         d.max_message_bytes, (unsigned long long)d.pipeline.limits.max_pixels, d.max_inflight,
         d.max_clients, d.drain_timeout_ms);
     fputs("Other:\n"
@@ -132,6 +135,7 @@ enum {
     OPT_TLS_KEY,
     OPT_TOKEN,
     OPT_ORIGIN,
+    OPT_RECORD,
 };
 
 int main(int argc, char **argv)
@@ -162,6 +166,7 @@ int main(int argc, char **argv)
         {"max-clients", required_argument, 0, OPT_MAX_CLIENTS},
         {"accept-truncated", no_argument, 0, OPT_ACCEPT_TRUNC},
         {"drain-timeout-ms", required_argument, 0, OPT_DRAIN},
+        {"record", required_argument, 0, OPT_RECORD},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
@@ -266,6 +271,9 @@ int main(int argc, char **argv)
             break;
         case OPT_ACCEPT_TRUNC:
             cfg.pipeline.limits.accept_warnings = 1;
+            break;
+        case OPT_RECORD:
+            cfg.record_dir = optarg;
             break;
         case 'v':
             cfg.log_level |= LLL_NOTICE | LLL_INFO;

@@ -1,0 +1,504 @@
+/* fw_bench.c - framewire against its bare pipeline, side by side in one run.
+ *
+ * The yardstick ("bare") is the same pipeline (fw_pipeline: the same decode threads, batching,
+ * model and thread counts) driven in-process with no network. The server is the real `framewire`
+ * binary, driven over loopback WebSockets by client threads (one lws client per stream).
+ * Scenarios:
+ *   light      1 stream at 15 fps, realtime: latency (intended send -> answer), server - bare
+ *   saturated  1, 4, 16, 64 streams, lossless, each keeping `window` frames in flight:
+ *              results per second, server / bare
+ *   overload   4 streams offering together 2x the bare saturated rate, realtime, open loop:
+ *              p99 latency of the results (bounded if latest-frame-wins works)
+ * Latency is measured from each frame's intended send time (open loop), so a stalled server cannot
+ * hide behind fewer sends. Prints a Markdown table; --out FILE also writes it there. */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fw_client.h"
+#include "fw_pipeline.h"
+#include "fw_time.h"
+#include "test_util.h"
+
+#define MAX_FRAMES 64
+
+static uint8_t *frame[MAX_FRAMES];
+static size_t frame_len[MAX_FRAMES];
+static int nframes;
+
+struct opts {
+    const char *model, *frames_dir, *out;
+    int decode_threads, torch_threads, max_batch, max_delay_us, window, bare_only;
+    double duration_s, warmup_s;
+} o = {NULL, NULL, NULL, 1, 1, 4, 2000, 4, 0, 6.0, 1.5};
+
+/* ---- samples ---- */
+typedef struct {
+    int64_t *v;
+    size_t n, cap;
+} samples;
+
+static void add(samples *s, int64_t x)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = x;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct(samples *s, double q)
+{
+    if (!s->n)
+        return -1;
+    qsort(s->v, s->n, sizeof *s->v, cmp);
+    size_t r = (size_t)(q * (double)s->n + 0.999999);
+    if (r < 1)
+        r = 1;
+    if (r > s->n)
+        r = s->n;
+    return s->v[r - 1] / 1000.0; /* ms */
+}
+
+/* ---- bare pipeline ---- */
+static pthread_mutex_t bare_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bare_cv = PTHREAD_COND_INITIALIZER;
+static int bare_ready;
+
+static void bare_notify(void *u)
+{
+    (void)u;
+    pthread_mutex_lock(&bare_lock);
+    bare_ready = 1;
+    pthread_cond_signal(&bare_cv);
+    pthread_mutex_unlock(&bare_lock);
+}
+
+static fw_pipeline *bare_start(void)
+{
+    fw_pipeline_config pc = {
+        .manifest_path = o.model,
+        .device = "cpu",
+        .optimize = 1,
+        .decode_threads = o.decode_threads,
+        .max_batch = o.max_batch,
+        .torch_threads = o.torch_threads,
+        .queue_capacity = 4096,
+        .max_sessions = 1,
+        .max_delay_us = o.max_delay_us,
+        .limits = {.max_pixels = 4096u * 4096u},
+        .notify = bare_notify,
+    };
+    char err[1024];
+    fw_pipeline *p = fw_pipeline_start(&pc, err, sizeof err);
+    if (!p) {
+        fprintf(stderr, "fw_bench: %s\n", err);
+        exit(1);
+    }
+    return p;
+}
+
+static void bare_submit(fw_pipeline *p, uint64_t id)
+{
+    int i = (int)(id % (uint64_t)nframes);
+    fw_job *j = calloc(1, sizeof *j);
+    j->frame_id = id;
+    j->top_k = 5;
+    j->arrival_us = fw_now_us();
+    j->arrival_wall_us = fw_wall_us();
+    j->buf = malloc(frame_len[i]);
+    memcpy(j->buf, frame[i], frame_len[i]);
+    j->jpeg = j->buf;
+    j->jpeg_len = frame_len[i];
+    fw_job *none;
+    if (fw_pipeline_submit(p, j, 0, &none) != FW_OK) {
+        fprintf(stderr, "fw_bench: bare pipeline queue full\n");
+        exit(1);
+    }
+}
+
+/* Waits up to `until` for answers; returns them (caller frees). */
+static fw_outmsg *bare_wait(fw_pipeline *p, int64_t until)
+{
+    pthread_mutex_lock(&bare_lock);
+    while (!bare_ready) {
+        int64_t left = until - fw_now_us();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (left % 1000000) * 1000;
+        ts.tv_sec += left / 1000000 + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&bare_cv, &bare_lock, &ts);
+    }
+    bare_ready = 0;
+    pthread_mutex_unlock(&bare_lock);
+    return fw_pipeline_take_results(p);
+}
+
+/* Saturated: keep `depth` frames in the pipeline; results per second after warm-up. */
+static double bare_saturated(fw_pipeline *p, int depth)
+{
+    uint64_t next = 0;
+    for (int i = 0; i < depth; i++)
+        bare_submit(p, next++);
+    int64_t t0 = fw_now_us(), warm = t0 + (int64_t)(o.warmup_s * 1e6),
+            end = warm + (int64_t)(o.duration_s * 1e6);
+    long counted = 0;
+    int64_t now;
+    while ((now = fw_now_us()) < end) {
+        fw_outmsg *m = bare_wait(p, end);
+        while (m) {
+            fw_outmsg *n = m->next;
+            if (now >= warm && m->kind == FW_ANS_RESULT)
+                counted++;
+            fw_outmsg_free(m);
+            bare_submit(p, next++);
+            m = n;
+        }
+    }
+    /* Let what is in flight finish before the next scenario. */
+    int64_t settle = fw_now_us() + 5000000;
+    int q, r;
+    do {
+        fw_outmsg *m = bare_wait(p, fw_now_us() + 20000);
+        while (m) {
+            fw_outmsg *n = m->next;
+            fw_outmsg_free(m);
+            m = n;
+        }
+        fw_pipeline_depth(p, &q, &r);
+    } while ((q || r) && fw_now_us() < settle);
+    return counted / o.duration_s;
+}
+
+/* Paced: one frame every 1/fps s; latency submit -> result. */
+static void bare_paced(fw_pipeline *p, double fps, samples *lat)
+{
+    int64_t period = (int64_t)(1e6 / fps), t0 = fw_now_us();
+    int64_t warm = t0 + (int64_t)(o.warmup_s * 1e6), end = warm + (int64_t)(o.duration_s * 1e6);
+    int64_t sent_at[4096];
+    uint64_t id = 0;
+    int64_t next_send = t0;
+    while (fw_now_us() < end + 500000) {
+        if (fw_now_us() >= next_send && next_send < end) {
+            sent_at[id % 4096] = next_send;
+            bare_submit(p, id++);
+            next_send += period;
+        }
+        fw_outmsg *m = bare_wait(p, next_send < end ? next_send : fw_now_us() + 20000);
+        int64_t now = fw_now_us();
+        while (m) {
+            fw_outmsg *n = m->next;
+            if (m->kind == FW_ANS_RESULT && sent_at[m->frame_id % 4096] >= warm)
+                add(lat, now - sent_at[m->frame_id % 4096]);
+            fw_outmsg_free(m);
+            m = n;
+        }
+    }
+}
+
+/* ---- server streams ---- */
+struct stream {
+    pthread_t th;
+    int port;
+    int lossless;
+    double fps;   /* open loop when > 0 */
+    int window;   /* closed loop: frames kept in flight */
+    int64_t t0;   /* common start */
+    samples lat;  /* intended send -> answer, results sent after warm-up */
+    long results, dropped, errors;
+    int ok;
+};
+
+static int64_t u64(const cJSON *j, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+}
+
+static void *stream_main(void *arg)
+{
+    struct stream *st = arg;
+    char err[256];
+    fw_client *c = fw_client_connect("127.0.0.1", st->port, 10000, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "fw_bench: %s\n", err);
+        return NULL;
+    }
+    const char *cfg = st->lossless ? "{\"type\":\"config\",\"policy\":\"lossless\"}"
+                                   : "{\"type\":\"config\",\"policy\":\"realtime\"}";
+    fw_client_send(c, cfg, strlen(cfg), 0, 0);
+    int64_t warm = st->t0 + (int64_t)(o.warmup_s * 1e6), end = warm + (int64_t)(o.duration_s * 1e6);
+    static __thread int64_t sent_at[8192];
+    uint64_t id = 0;
+    int inflight = 0;
+    int64_t period = st->fps > 0 ? (int64_t)(1e6 / st->fps) : 0, next_send = st->t0;
+    while (fw_now_us() < end + 1000000) {
+        int64_t now = fw_now_us();
+        if (now < end) {
+            if (period) {
+                while (next_send <= now && next_send < end) {
+                    sent_at[id % 8192] = next_send;
+                    fw_client_send_frame(c, id, (uint64_t)fw_wall_us(), frame[id % nframes],
+                                         frame_len[id % nframes]);
+                    id++;
+                    next_send += period;
+                }
+            } else {
+                while (inflight < st->window) {
+                    sent_at[id % 8192] = now;
+                    fw_client_send_frame(c, id, (uint64_t)fw_wall_us(), frame[id % nframes],
+                                         frame_len[id % nframes]);
+                    id++;
+                    inflight++;
+                }
+            }
+        } else if (inflight == 0 && !period) {
+            break;
+        }
+        int wait = period ? (int)((next_send - fw_now_us()) / 1000) : 50;
+        if (wait < 0)
+            wait = 0;
+        if (wait > 50)
+            wait = 50;
+        char *txt = fw_client_recv(c, wait);
+        if (!txt) {
+            if (fw_client_closed(c, NULL))
+                break;
+            continue;
+        }
+        int64_t t = fw_now_us();
+        cJSON *j = cJSON_Parse(txt);
+        free(txt);
+        const cJSON *ty = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
+        if (cJSON_IsString(ty)) {
+            const char *s = ty->valuestring;
+            int answer = !strcmp(s, "result") || !strcmp(s, "dropped") || !strcmp(s, "error");
+            if (answer) {
+                inflight--;
+                int64_t fid = u64(j, "frame_id");
+                int64_t sent = sent_at[fid % 8192];
+                if (sent >= warm && sent < end) {
+                    if (!strcmp(s, "result")) {
+                        st->results++;
+                        add(&st->lat, t - sent);
+                    } else if (!strcmp(s, "dropped")) {
+                        st->dropped++;
+                    } else {
+                        st->errors++;
+                    }
+                }
+            }
+        }
+        cJSON_Delete(j);
+    }
+    if (getenv("FW_BENCH_DEBUG"))
+        fprintf(stderr, "stream: sent %" PRIu64 ", results %ld dropped %ld errors %ld, closed %d\n",
+                id, st->results, st->dropped, st->errors, fw_client_closed(c, NULL));
+    fw_client_free(c);
+    st->ok = 1;
+    return NULL;
+}
+
+/* Runs n streams; returns results/s over the window and merges latencies into lat. */
+static double run_streams(int port, int n, int lossless, double fps, int window, samples *lat,
+                          long *dropped, long *errors)
+{
+    struct stream *st = calloc((size_t)n, sizeof *st);
+    int64_t t0 = fw_now_us() + 300000;
+    for (int i = 0; i < n; i++) {
+        st[i] = (struct stream){.port = port, .lossless = lossless, .fps = fps, .window = window,
+                                .t0 = t0};
+        pthread_create(&st[i].th, NULL, stream_main, &st[i]);
+    }
+    long results = 0;
+    *dropped = *errors = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(st[i].th, NULL);
+        if (!st[i].ok) {
+            fprintf(stderr, "fw_bench: stream %d failed\n", i);
+            exit(1);
+        }
+        results += st[i].results;
+        *dropped += st[i].dropped;
+        *errors += st[i].errors;
+        for (size_t k = 0; k < st[i].lat.n; k++)
+            add(lat, st[i].lat.v[k]);
+        free(st[i].lat.v);
+    }
+    free(st);
+    return results / o.duration_s;
+}
+
+static void load_frames(const char *dir)
+{
+    char *paths[MAX_FRAMES];
+    nframes = tu_list_jpegs(dir, paths, MAX_FRAMES);
+    if (nframes == 0) {
+        fprintf(stderr, "fw_bench: no *.jpg in %s\n", dir);
+        exit(1);
+    }
+    for (int i = 0; i < nframes; i++) {
+        frame[i] = tu_read_file(paths[i], &frame_len[i]);
+        free(paths[i]);
+    }
+}
+
+static void usage(void)
+{
+    printf("Usage: fw_bench --model MANIFEST.json --frames DIR [--out FILE]\n"
+           "  [--decode-threads N] [--torch-threads N] [--max-batch N] [--max-delay-us N]\n"
+           "  [--window N] [--duration S] [--warmup S] [--bare-only]\n"
+           "Runs the bare pipeline and the real server (%s) side by side; see the top of\n"
+           "bench/fw_bench.c for the scenarios.\n",
+           FW_SERVER_BIN);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"model", 1, 0, 'm'},          {"frames", 1, 0, 'f'},        {"out", 1, 0, 'o'},
+        {"decode-threads", 1, 0, 'd'}, {"torch-threads", 1, 0, 't'}, {"max-batch", 1, 0, 'b'},
+        {"max-delay-us", 1, 0, 'y'},   {"window", 1, 0, 'w'},        {"duration", 1, 0, 'D'},
+        {"warmup", 1, 0, 'W'},         {"help", 0, 0, 'h'},          {"bare-only", 0, 0, 'B'},
+        {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': o.model = optarg; break;
+        case 'f': o.frames_dir = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 'd': o.decode_threads = atoi(optarg); break;
+        case 't': o.torch_threads = atoi(optarg); break;
+        case 'b': o.max_batch = atoi(optarg); break;
+        case 'y': o.max_delay_us = atoi(optarg); break;
+        case 'w': o.window = atoi(optarg); break;
+        case 'D': o.duration_s = atof(optarg); break;
+        case 'W': o.warmup_s = atof(optarg); break;
+        case 'B': o.bare_only = 1; break;
+        case 'h': usage(); return 0;
+        default: usage(); return 2;
+        }
+    }
+    if (!o.model || !o.frames_dir || o.decode_threads < 1 || o.max_batch < 1 || o.window < 1 ||
+        o.duration_s <= 0) {
+        usage();
+        return 2;
+    }
+    lws_set_log_level(LLL_ERR, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    load_frames(o.frames_dir);
+
+    /* Bare pipeline. */
+    fprintf(stderr, "bare pipeline: saturated...\n");
+    fw_pipeline *p = bare_start();
+    double bare_thr = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+    fprintf(stderr, "bare pipeline: 15 fps...\n");
+    samples bare_light = {0};
+    bare_paced(p, 15, &bare_light);
+    fw_pipeline_stop(p);
+    if (o.bare_only) {
+        printf("bare: decode %d torch %d batch %d delay %d: %.1f frames/s saturated; 15 fps "
+               "latency p50 %.2f ms p99 %.2f ms\n",
+               o.decode_threads, o.torch_threads, o.max_batch, o.max_delay_us, bare_thr,
+               pct(&bare_light, 0.5), pct(&bare_light, 0.99));
+        return 0;
+    }
+
+    /* The server. */
+    char dt[16], tt[16], mb[16], md[16], mi[16];
+    snprintf(dt, sizeof dt, "%d", o.decode_threads);
+    snprintf(tt, sizeof tt, "%d", o.torch_threads);
+    snprintf(mb, sizeof mb, "%d", o.max_batch);
+    snprintf(md, sizeof md, "%d", o.max_delay_us);
+    snprintf(mi, sizeof mi, "%d", o.window);
+    const char *args[] = {"--model",        o.model, "--decode-threads", dt, "--torch-threads", tt,
+                          "--max-batch",    mb,      "--max-delay-us",   md, "--max-inflight",  mi,
+                          "--max-clients",  "256",   "--stats-interval-ms", "0", NULL};
+    tu_server srv;
+    if (tu_server_start(&srv, args) != 0) {
+        fprintf(stderr, "fw_bench: the server did not start:\n%s\n", srv.output);
+        return 1;
+    }
+    long dr, er;
+    fprintf(stderr, "server: 1 stream at 15 fps...\n");
+    samples light = {0};
+    run_streams(srv.port, 1, 0, 15, 0, &light, &dr, &er);
+    double sat[4];
+    const int ns[4] = {1, 4, 16, 64};
+    for (int i = 0; i < 4; i++) {
+        fprintf(stderr, "server: %d streams saturated...\n", ns[i]);
+        samples tmp = {0};
+        sat[i] = run_streams(srv.port, ns[i], 1, 0, o.window, &tmp, &dr, &er);
+        free(tmp.v);
+    }
+    fprintf(stderr, "server: 2x overload, realtime...\n");
+    samples over = {0};
+    long over_dropped, over_err;
+    double over_thr = run_streams(srv.port, 4, 0, 2 * bare_thr / 4, 0, &over, &over_dropped,
+                                  &over_err);
+    tu_server_stop(&srv, SIGTERM, 20000);
+
+    /* Report. */
+    char buf[8192];
+    size_t n = 0;
+    struct utsname un;
+    uname(&un);
+    time_t now = time(NULL);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                          "Run %s on %s (%ld cores), model %s, %d frames from %s.\n"
+                          "Settings: decode threads %d, torch threads %d, max batch %d, max delay "
+                          "%d us, window %d; %.0f s measured after %.1f s warm-up per scenario.\n\n",
+                          date, un.machine, sysconf(_SC_NPROCESSORS_ONLN), o.model, nframes,
+                          o.frames_dir, o.decode_threads, o.torch_threads, o.max_batch,
+                          o.max_delay_us, o.window, o.duration_s, o.warmup_s);
+    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                          "| scenario | bare | server | server / bare |\n|---|---|---|---|\n");
+    double bl50 = pct(&bare_light, 0.5), bl99 = pct(&bare_light, 0.99);
+    double l50 = pct(&light, 0.5), l99 = pct(&light, 0.99);
+    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                          "| 1 stream x 15 fps: p50 latency | %.2f ms | %.2f ms | +%.2f ms added |\n"
+                          "| 1 stream x 15 fps: p99 latency | %.2f ms | %.2f ms | +%.2f ms added |\n",
+                          bl50, l50, l50 - bl50, bl99, l99, l99 - bl99);
+    for (int i = 0; i < 4; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n,
+                              "| saturated, %d stream%s (lossless): frames/s | %.1f | %.1f | %.3f |\n",
+                              ns[i], ns[i] > 1 ? "s" : "", bare_thr, sat[i], sat[i] / bare_thr);
+    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                          "| 2x overload, 4 streams realtime (%.0f fps offered): results/s, "
+                          "dropped | | %.1f results/s, %ld dropped, %ld errors | |\n"
+                          "| 2x overload: p50 / p99 latency of results | | %.2f / %.2f ms | |\n",
+                          2 * bare_thr, over_thr, over_dropped, over_err, pct(&over, 0.5),
+                          pct(&over, 0.99));
+    fputs(buf, stdout);
+    if (o.out) {
+        FILE *f = fopen(o.out, "w");
+        if (!f) {
+            perror(o.out);
+            return 1;
+        }
+        fputs(buf, f);
+        fclose(f);
+    }
+    return 0;
+}
