@@ -51,3 +51,29 @@ fw_install_npm() {
 fw_build_client() {
     (cd "$FW_ROOT/client-react" && npm run --silent build -- --logLevel warn)
 }
+
+# --- model pipeline (models/): node + npm for nsfwjs, torchvision for models/export.py ---------
+FW_APT_PACKAGES="$FW_APT_PACKAGES python3-numpy python3-torchvision python3-websocket"
+
+# Installs models/node_modules with `npm ci` (nsfwjs, @tensorflow/tfjs, jpeg-js, pinned by
+# models/package-lock.json). Skipped when the lock file has not changed since the last install.
+fw_models_npm() {
+    local dir="$FW_ROOT/models" want
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ -f "$dir/node_modules/.fw-lock-sha256" ] &&
+        [ "$(cat "$dir/node_modules/.fw-lock-sha256")" = "$want" ]; then
+        return 0
+    fi
+    echo "framewire: npm ci in models/ (nsfwjs, @tensorflow/tfjs, jpeg-js)"
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+    echo "$want" >"$dir/node_modules/.fw-lock-sha256"
+}
+
+# Makes the default model (nsfwjs' MobileNetV2 as TorchScript + manifest) in $1, default
+# build/models/nsfw_mobilenet_v2; $2 picks another nsfwjs model (InceptionV3). Skipped when an
+# up-to-date conversion is there (models/convert_nsfwjs.py compares its stamp).
+fw_default_model() {
+    fw_models_npm
+    "${FW_TORCH_PYTHON:-/usr/bin/python3}" "$FW_ROOT/models/convert_nsfwjs.py" \
+        --out "${1:-$FW_ROOT/build/models/nsfw_mobilenet_v2}" --model "${2:-MobileNetV2}"
+}

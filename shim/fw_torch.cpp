@@ -15,17 +15,26 @@
 // - c10::Error::what() carries a C++ backtrace; we use what_without_backtrace(). Errors raised
 //   inside the TorchScript interpreter are multi-line (a TorchScript traceback, then the real
 //   error on the last line): the message is condensed to that line.
+// - optimize_for_inference can change results: in libtorch 1.13 on an AVX-512 CPU, its MKLDNN
+//   hardswish/hardsigmoid rewrites give wrong outputs (errors of 0.1-0.3 on values below 1) when
+//   the channel count is not a multiple of 16 (e.g. MobileNetV3's squeeze-excitation blocks).
+//   So the first probe runs the optimised and the merely frozen model on the same pseudo-random
+//   input and keeps the frozen one, with a warning, when they disagree.
 
 #include <torch/script.h>
 #include <torch/csrc/api/include/torch/version.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -42,6 +51,9 @@ struct fwt_model {
     torch::jit::Module module;
     c10::Device device;
     std::string device_name; // device.str(), e.g. "cpu", "cuda:0"
+    // From an optimising CPU load until the first probe: the same model frozen but not
+    // optimised, which the probe compares the optimised graph with (see fwt_model_probe).
+    std::unique_ptr<torch::jit::Module> unoptimized;
 };
 
 namespace
@@ -79,12 +91,28 @@ __attribute__((format(printf, 3, 4))) void set_errorf(char *err, size_t errlen, 
             *p = ' ';
 }
 
+// True when the line at p (up to end) starts like "RuntimeError: ..." or
+// "torch.jit.Error: ...": a dotted name ending in "Error" or "Exception", then ':'.
+bool looks_like_exception_line(const char *p, const char *end)
+{
+    const char *q = p;
+    while (q < end && (std::isalnum((unsigned char)*q) || *q == '_' || *q == '.'))
+        q++;
+    if (q == p || q >= end || *q != ':')
+        return false;
+    size_t n = (size_t)(q - p);
+    return (n >= 5 && std::strncmp(q - 5, "Error", 5) == 0) ||
+           (n >= 9 && std::strncmp(q - 9, "Exception", 9) == 0);
+}
+
 // Writes "<context>: <what>" into err as one line. `what` is a libtorch message, possibly
 // multi-line. A TorchScript interpreter error ("The following operation failed in the TorchScript
 // interpreter.", two tracebacks of code lines marked "<--- HERE", then "RuntimeError: <reason>",
-// which may itself span lines) is condensed to its reason: the text from the first unindented
-// line after the last "<--- HERE". A C++ backtrace ("Exception raised from ...") is cut off.
-// Line breaks become spaces. Never allocates.
+// which may itself span lines) is condensed to its reason: the text from the first line after the
+// last "<--- HERE" that starts like "SomeError:", else from the first unindented line there (the
+// serialized code of a traced module can hold unindented "class ...:" lines before the reason,
+// and a traced module adds an "original code" traceback). A C++ backtrace ("Exception raised from
+// ...") is cut off. Line breaks become spaces. Never allocates.
 void set_error_from(char *err, size_t errlen, const char *context, const char *what)
 {
     if (!err || errlen == 0)
@@ -101,6 +129,15 @@ void set_error_from(char *err, size_t errlen, const char *context, const char *w
             here = p;
         const char *reason = nullptr;
         if (here) {
+            for (const char *line = std::strchr(here, '\n'); line && line + 1 < end;
+                 line = std::strchr(line + 1, '\n')) {
+                if (looks_like_exception_line(line + 1, end)) {
+                    reason = line + 1;
+                    break;
+                }
+            }
+        }
+        if (here && !reason) {
             for (const char *line = std::strchr(here, '\n'); line && line + 1 < end;
                  line = std::strchr(line + 1, '\n')) {
                 char c = line[1];
@@ -214,12 +251,12 @@ std::string shape_str(c10::IntArrayRef sizes)
 // Runs the model on `input` (already on the model's device) under inference mode and returns
 // its output as a contiguous float32 CPU tensor of shape [n, K]. Throws with a message on any
 // mismatch.
-at::Tensor run_forward(fwt_model *m, const at::Tensor &input, int64_t n)
+at::Tensor run_module(torch::jit::Module &module, const at::Tensor &input, int64_t n)
 {
     c10::InferenceMode guard;
     std::vector<c10::IValue> inputs;
     inputs.emplace_back(input);
-    c10::IValue out = m->module.forward(std::move(inputs));
+    c10::IValue out = module.forward(std::move(inputs));
     if (!out.isTensor())
         throw std::runtime_error("the model returned a " + out.tagKind() +
                                  ", expected a single tensor of shape [n, K]");
@@ -235,6 +272,38 @@ at::Tensor run_forward(fwt_model *m, const at::Tensor &input, int64_t n)
                                  " for a batch of " + std::to_string(n) + ", expected [" +
                                  std::to_string(n) + ", K]" + (n == 1 ? " or [K]" : ""));
     return t.to(at::kCPU, at::kFloat).contiguous();
+}
+
+at::Tensor run_forward(fwt_model *m, const at::Tensor &input, int64_t n)
+{
+    return run_module(m->module, input, n);
+}
+
+// Compares the optimised model with the frozen, unoptimised one on a fixed pseudo-random input
+// (values in [-2, 2), like normalised pixels) and falls back to the unoptimised one when they
+// differ by more than 1e-3 of the output's scale. Consumes m->unoptimized.
+void check_optimized(fwt_model *m, int64_t c, int64_t h, int64_t w)
+{
+    std::unique_ptr<torch::jit::Module> plain = std::move(m->unoptimized);
+    if (!plain)
+        return;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(20240607);
+    at::Tensor x = at::rand({1, c, h, w}, gen, at::TensorOptions().dtype(at::kFloat)) * 4.0 - 2.0;
+    x = x.to(m->device);
+    at::Tensor got = run_forward(m, x, 1);
+    at::Tensor want = run_module(*plain, x, 1);
+    if (got.sizes() != want.sizes())
+        throw std::runtime_error("the optimised model returned " + shape_str(got.sizes()) +
+                                 ", the unoptimised one " + shape_str(want.sizes()));
+    double diff = (got - want).abs().max().item<double>();
+    double scale = std::max(1.0, want.abs().max().item<double>());
+    if (diff <= 1e-3 * scale)
+        return;
+    std::fprintf(stderr,
+                 "fw_torch: optimize_for_inference changed this model's outputs by %.3g "
+                 "(largest output %.3g; a libtorch bug); serving it frozen but not optimised\n",
+                 diff, scale);
+    m->module = std::move(*plain);
 }
 
 // Checks the dimensions of an NCHW batch. Throws with a message.
@@ -323,17 +392,23 @@ fwt_model *fwt_model_load(const char *path, const fwt_params *params, char *err,
 
         torch::jit::Module module = torch::jit::load(path, device);
         module.eval();
+        std::unique_ptr<torch::jit::Module> plain;
         if (params->optimize) {
             at::NoGradGuard no_grad;
+            bool frozen = !module.type()->hasAttribute("training");
             if (device.is_cpu()) {
-                // Freezes first (when the module is not frozen yet), then CPU rewrites.
+                // The reference for the first probe: frozen (a copy when the file was frozen
+                // already, since optimize_for_inference then rewrites the module it is given).
+                plain = std::make_unique<torch::jit::Module>(frozen ? module.clone()
+                                                                    : torch::jit::freeze(module));
+                // Freezes its own copy first (when not frozen yet), then CPU rewrites.
                 module = torch::jit::optimize_for_inference(module);
-            } else if (module.type()->hasAttribute("training")) {
+            } else if (!frozen) {
                 module = torch::jit::freeze(module);
             }
         }
         // Allocated last: everything above cleans itself up if it throws.
-        fwt_model *m = new fwt_model{std::move(module), device, device.str()};
+        fwt_model *m = new fwt_model{std::move(module), device, device.str(), std::move(plain)};
         return m;
     });
 }
@@ -350,6 +425,7 @@ int fwt_model_probe(fwt_model *m, int64_t c, int64_t h, int64_t w, int64_t *out_
         at::Tensor input =
             at::zeros({1, c, h, w}, at::TensorOptions().dtype(at::kFloat).device(m->device));
         at::Tensor out = run_forward(m, input, 1);
+        check_optimized(m, c, h, w);
         if (out_k)
             *out_k = out.size(1);
         return 0;

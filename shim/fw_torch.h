@@ -63,7 +63,10 @@ fwt_model *fwt_model_load(const char *path, const fwt_params *params, char *err,
 
 /* Runs one forward at batch 1 on zeros of shape [1, c, h, w] and reports the number of outputs
  * per item in *out_k. Fails with a message when the model does not accept that shape or does not
- * return a single tensor of shape [1, K] (or [K]). */
+ * return a single tensor of shape [1, K] (or [K]). The first probe after an optimising CPU load
+ * also runs the optimised and the merely frozen model on one fixed pseudo-random input; when
+ * they disagree (optimize_for_inference has bugs in libtorch 1.13), it keeps the frozen one and
+ * prints a warning to stderr. */
 int fwt_model_probe(fwt_model *m, int64_t c, int64_t h, int64_t w, int64_t *out_k, char *err,
                     size_t errlen);
 

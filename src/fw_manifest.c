@@ -73,9 +73,23 @@ static int get_float3(const cJSON *root, const char *key, float def, int positiv
 }
 
 static const char *const known_keys[] = {
-    "name",   "file",           "input_width",   "input_height", "color_order", "resize",
-    "scale",  "resize_shorter", "align_corners", "mean",         "std",         "output",
-    "labels", "description",    "license",       "source",
+    "name",
+    "file",
+    "input_width",
+    "input_height",
+    "color_order",
+    "resize",
+    "scale",
+    "resize_shorter",
+    "align_corners",
+    "mean",
+    "std",
+    "output",
+    "labels",
+    "description",
+    "license",
+    "source",
+    "jpeg_dct_scaling",
 };
 
 int fw_manifest_parse(const char *json, const char *path, fw_manifest *m, char *err, size_t errlen)
@@ -158,6 +172,13 @@ int fw_manifest_parse(const char *json, const char *path, fw_manifest *m, char *
         goto err;
     }
     p->align_corners = ac && cJSON_IsTrue(ac);
+
+    const cJSON *dct = cJSON_GetObjectItemCaseSensitive(root, "jpeg_dct_scaling");
+    if (dct && !cJSON_IsBool(dct)) {
+        fail(err, errlen, path, "field \"jpeg_dct_scaling\" must be true or false");
+        goto err;
+    }
+    p->full_decode = dct && cJSON_IsFalse(dct);
 
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "scale");
     p->scale = 1.0f / 255.0f;

@@ -9,6 +9,7 @@
  *     "resize": "stretch" | "shorter_side_crop",
  *     "resize_shorter": 256,          shorter_side_crop only (default: max(width, height))
  *     "align_corners": false,
+ *     "jpeg_dct_scaling": true,       false: always decode JPEGs at full size
  *     "scale": 0.00392156862745098,   multiplies the 0..255 pixel value
  *     "mean": [r, g, b], "std": [r, g, b],   in color_order (default 0 and 1)
  *     "output": "probs" | "logits",   logits get a softmax

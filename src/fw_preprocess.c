@@ -18,6 +18,7 @@
  * then rows are blended and normalised straight into the output planes. */
 #include "fw_preprocess.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -147,6 +148,8 @@ void fw_preprocess_min_size(const fw_preproc *p, int src_w, int src_h, int *min_
         mw = p->width > 0 ? p->width : 1;
         mh = p->height > 0 ? p->height : 1;
     }
+    if (p && p->full_decode)
+        mw = mh = INT_MAX; /* no scaling factor reaches it: the decoder uses 1/1 */
     if (min_w)
         *min_w = mw;
     if (min_h)

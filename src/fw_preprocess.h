@@ -32,6 +32,9 @@ typedef struct fw_preproc {
     fw_color color;
     float scale; /* applied to the 0..255 pixel value first, e.g. 1/255 */
     float mean[3], std[3];
+    int full_decode; /* 1: JPEGs are always decoded at full size, never at a reduced DCT scale
+                      * (manifest "jpeg_dct_scaling": false), so that the resize sees the pixels
+                      * a full-size reference decoder sees; 0 (default): smallest useful scale */
 } fw_preproc;
 
 /* The smallest decoded size (w, h) that the preprocessing needs so that decoding never has to
@@ -43,7 +46,7 @@ typedef struct fw_preproc {
  * max(resize_shorter, H): DCT scaling rounds both sides up alike, so once the shorter side
  * reaches resize_shorter the longer one has too, whatever the aspect (src_w, src_h are accepted
  * for that reason but not needed); asking more of the longer side could only force a larger
- * scale. */
+ * scale. With p->full_decode set, both are INT_MAX: the decoder then always uses 1/1. */
 void fw_preprocess_min_size(const fw_preproc *p, int src_w, int src_h, int *min_w, int *min_h);
 
 /* Resizes and normalises `rgb` (w*h*3 bytes, R,G,B interleaved, rows of w*3 bytes) into `out`,

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,26 @@ static void test_parse_good(void **state)
     assert_int_equal(m.pre.resize, FW_RESIZE_STRETCH);
     assert_float_equal(m.pre.scale, 1.0f / 255.0f, 1e-9f);
     assert_float_equal(m.pre.std[1], 1.0f, 0);
+    assert_int_equal(m.pre.full_decode, 0);
+    int mw, mh;
+    fw_preprocess_min_size(&m.pre, 0, 0, &mw, &mh);
+    assert_int_equal(mw, 32); /* decode at the smallest DCT scale that covers 32x24 */
+    assert_int_equal(mh, 24);
+    fw_manifest_free(&m);
+
+    /* "jpeg_dct_scaling": false: always decode at full size (the decoder never reaches INT_MAX). */
+    assert_int_equal(
+        fw_manifest_parse("{" GOOD ",\"jpeg_dct_scaling\":false}", "t.json", &m, err, sizeof err),
+        0);
+    assert_int_equal(m.pre.full_decode, 1);
+    fw_preprocess_min_size(&m.pre, 0, 0, &mw, &mh);
+    assert_int_equal(mw, INT_MAX);
+    assert_int_equal(mh, INT_MAX);
+    fw_manifest_free(&m);
+    assert_int_equal(
+        fw_manifest_parse("{" GOOD ",\"jpeg_dct_scaling\":true}", "t.json", &m, err, sizeof err),
+        0);
+    assert_int_equal(m.pre.full_decode, 0);
     fw_manifest_free(&m);
 }
 
@@ -62,6 +83,7 @@ static void test_parse_errors_name_the_field(void **state)
         {"{" GOOD ",\"resize\":\"squash\"}", "resize"},
         {"{" GOOD ",\"resize_shorter\":256}", "resize_shorter"},
         {"{" GOOD ",\"align_corners\":1}", "align_corners"},
+        {"{" GOOD ",\"jpeg_dct_scaling\":\"no\"}", "jpeg_dct_scaling"},
         {"{" GOOD ",\"scale\":0}", "scale"},
         {"{" GOOD ",\"mean\":[1,2]}", "mean"},
         {"{" GOOD ",\"std\":[1,0,1]}", "std"},
