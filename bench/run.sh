@@ -2,8 +2,8 @@
 # bench/run.sh - framewire against its bare pipeline, in one run; writes the table into
 # docs/benchmarks.md (between the bench markers) and prints it.
 #   bench/run.sh [MANIFEST.json] [fw_bench options...]
-# Default model: the default model of scripts/run.sh when it has been made, else the tiny test
-# model. Frames: the darknet photos re-encoded as 640x480 JPEGs (a camera frame's size).
+# Default model: the default model of scripts/run.sh (made here if needed). Frames: the darknet
+# photos re-encoded as 640x480 JPEGs (a camera frame's size).
 set -euo pipefail
 FW_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$FW_ROOT/scripts/deps.sh"
@@ -13,13 +13,8 @@ fw_build build
 MODEL="${1:-}"
 [ $# -gt 0 ] && shift
 if [ -z "$MODEL" ]; then
-    for m in "$FW_ROOT/build/models/nsfw_mobilenet_v2/model.json" "$FW_ROOT/build/models/tiny.json"; do
-        if [ -f "$m" ]; then MODEL="$m"; break; fi
-    done
-fi
-if [ -z "$MODEL" ]; then
-    /usr/bin/python3 "$FW_ROOT/models/make_tiny_model.py" --out "$FW_ROOT/build/models" >/dev/null
-    MODEL="$FW_ROOT/build/models/tiny.json"
+    fw_default_model "$FW_ROOT/build/models/nsfw_mobilenet_v2"
+    MODEL="$FW_ROOT/build/models/nsfw_mobilenet_v2/model.json"
 fi
 
 PHOTOS="$FW_ROOT/build/test-photos"
