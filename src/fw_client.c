@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_buf.h"
 #include "fw_frame.h"
 #include "fw_messages.h"
 #include "fw_time.h"
@@ -33,8 +34,7 @@ struct fw_client {
     char fail_msg[256];
     struct txmsg *tx_head, *tx_tail;
     struct rxmsg *rx_head, *rx_tail;
-    char *cur; /* message being reassembled */
-    size_t cur_len, cur_cap;
+    fw_buf cur; /* message being reassembled */
     lws_sorted_usec_list_t sul;
     char auth[320]; /* "Bearer TOKEN", or empty */
     int rearmed;    /* the wake timer has re-armed itself once */
@@ -80,30 +80,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             lws_callback_on_writable(wsi);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE: {
-        if (c->cur_len + len > MAX_RX_MESSAGE)
+        if (fw_buf_append(&c->cur, in, len, MAX_RX_MESSAGE) != 0)
             return -1;
-        if (c->cur_len + len + 1 > c->cur_cap) {
-            size_t n = c->cur_cap ? c->cur_cap * 2 : 4096;
-            while (n < c->cur_len + len + 1)
-                n *= 2;
-            char *p = realloc(c->cur, n);
-            if (!p)
-                return -1;
-            c->cur = p;
-            c->cur_cap = n;
-        }
-        memcpy(c->cur + c->cur_len, in, len);
-        c->cur_len += len;
         if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
             break;
         struct rxmsg *m = malloc(sizeof *m);
         if (!m)
             return -1;
-        c->cur[c->cur_len] = 0;
-        m->text = c->cur;
+        m->text = (char *)fw_buf_take(&c->cur);
         m->next = NULL;
-        c->cur = NULL;
-        c->cur_len = c->cur_cap = 0;
         if (c->rx_tail)
             c->rx_tail->next = m;
         else
@@ -348,6 +333,6 @@ void fw_client_free(fw_client *c)
         free(m->text);
         free(m);
     }
-    free(c->cur);
+    fw_buf_free(&c->cur);
     free(c);
 }

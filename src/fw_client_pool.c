@@ -2,6 +2,8 @@
  * fw_client_pool.h). Everything here runs on the pool owner's thread. */
 #include "fw_client_pool.h"
 
+#include "fw_buf.h"
+
 #include <inttypes.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -40,8 +42,7 @@ struct conn {
     size_t backlog;
     uint8_t *scratch; /* LWS_PRE + the message being written (lws masks it in place) */
     size_t scratch_cap;
-    char *rx; /* message being reassembled */
-    size_t rx_len, rx_cap;
+    fw_buf rx; /* message being reassembled */
 };
 
 struct fw_pool {
@@ -180,28 +181,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             lws_callback_on_writable(wsi);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE: {
-        if (len > MAX_RX_MESSAGE - c->rx_len)
+        if (fw_buf_append(&c->rx, in, len, MAX_RX_MESSAGE) != 0)
             return -1;
-        if (c->rx_len + len + 1 > c->rx_cap) {
-            size_t n = c->rx_cap ? c->rx_cap : 4096;
-            while (n < c->rx_len + len + 1)
-                n *= 2;
-            char *b = realloc(c->rx, n);
-            if (!b)
-                return -1;
-            c->rx = b;
-            c->rx_cap = n;
-        }
-        memcpy(c->rx + c->rx_len, in, len);
-        c->rx_len += len;
         if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
             break;
         int64_t mono = fw_now_us(), wall = fw_wall_us();
-        c->rx[c->rx_len] = 0;
-        size_t n = c->rx_len;
-        c->rx_len = 0;
+        size_t n = c->rx.len;
+        c->rx.len = 0; /* the buffer is kept for the next message */
         if (p->cb.on_text && !lws_frame_is_binary(wsi))
-            p->cb.on_text(p->user, c->idx, c->rx, n, mono, wall);
+            p->cb.on_text(p->user, c->idx, (const char *)c->rx.data, n, mono, wall);
         break;
     }
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -425,7 +413,7 @@ void fw_pool_free(fw_pool *p)
         struct conn *c = p->conns[i];
         drop_queue(c);
         free(c->scratch);
-        free(c->rx);
+        fw_buf_free(&c->rx);
         free(c);
     }
     free(p->conns);

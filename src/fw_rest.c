@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fw_buf.h"
 #include "fw_messages.h"
 #include "fw_server_priv.h"
 #include "fw_time.h"
@@ -19,8 +20,7 @@
 struct fw_rest_pss {
     fw_endpoint ep; /* first: registered while a classification is pending */
     int is_classify;
-    uint8_t *body; /* request body being received */
-    size_t body_len, body_cap;
+    fw_buf body; /* request body being received */
     int too_large;
     int top_k;
     uint64_t id;
@@ -120,11 +120,11 @@ static void classify(struct fw_server *s, struct fw_rest_pss *rp)
                       "the body is larger than the server's --max-message-bytes");
         return;
     }
-    if (rp->body_len == 0) {
+    if (rp->body.len == 0) {
         respond_error(s, rp, HTTP_STATUS_BAD_REQUEST, FW_ERR_EMPTY_FRAME, "the body is empty");
         return;
     }
-    if (rp->body_len < 2 || rp->body[0] != 0xFF || rp->body[1] != 0xD8) {
+    if (rp->body.len < 2 || rp->body.data[0] != 0xFF || rp->body.data[1] != 0xD8) {
         respond_error(s, rp, HTTP_STATUS_BAD_REQUEST, FW_ERR_NOT_JPEG,
                       "the body is not a JPEG (no FF D8 start)");
         return;
@@ -151,11 +151,9 @@ static void classify(struct fw_server *s, struct fw_rest_pss *rp)
     job->top_k = rp->top_k;
     job->arrival_us = fw_now_us();
     job->arrival_wall_us = fw_wall_us();
-    job->buf = rp->body;
-    job->jpeg = rp->body;
-    job->jpeg_len = rp->body_len;
-    rp->body = NULL;
-    rp->body_cap = rp->body_len = 0;
+    job->jpeg_len = rp->body.len;
+    job->buf = fw_buf_take(&rp->body);
+    job->jpeg = job->buf;
     fw_job *none;
     if (fw_pipeline_submit(s->pipe, job, 0, &none) != FW_OK) {
         fw_job_free(job);
@@ -169,23 +167,15 @@ static void classify(struct fw_server *s, struct fw_rest_pss *rp)
 
 static int append_body(struct fw_server *s, struct fw_rest_pss *rp, const void *in, size_t len)
 {
-    if (rp->too_large || len > s->cfg.max_message_bytes - rp->body_len) {
+    if (rp->too_large)
+        return 0;
+    int rc = fw_buf_append(&rp->body, in, len, s->cfg.max_message_bytes);
+    if (rc == -1) {
         rp->too_large = 1; /* keep reading, answer 413 at the end */
+        fw_buf_free(&rp->body);
         return 0;
     }
-    if (rp->body_len + len > rp->body_cap) {
-        size_t ncap = rp->body_cap ? rp->body_cap : 65536;
-        while (ncap < rp->body_len + len)
-            ncap *= 2;
-        uint8_t *n = realloc(rp->body, ncap);
-        if (!n)
-            return -1;
-        rp->body = n;
-        rp->body_cap = ncap;
-    }
-    memcpy(rp->body + rp->body_len, in, len);
-    rp->body_len += len;
-    return 0;
+    return rc;
 }
 
 /* Parses ?top_k=; 0 when absent, -1 when invalid. */
@@ -209,7 +199,7 @@ int fw_rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
-        free(rp->body);
+        fw_buf_free(&rp->body);
         free(rp->resp);
         memset(rp, 0, sizeof *rp);
         rp->ep.wsi = wsi;
@@ -297,9 +287,8 @@ int fw_rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             if (rp->ep.registered && s->pipe)
                 fw_pipeline_cancel_session(s->pipe, rp->ep.slot, rp->ep.gen);
             fw_server_unregister(s, &rp->ep);
-            free(rp->body);
+            fw_buf_free(&rp->body);
             free(rp->resp);
-            rp->body = NULL;
             rp->resp = NULL;
         }
         break;

@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_buf.h"
 #include "fw_frame.h"
 #include "fw_messages.h"
 #include "fw_server_priv.h"
 #include "fw_stats.h"
 #include "fw_time.h"
-
-#define RX_INITIAL_BYTES 65536
 
 /* Per-session state, allocated by lws. Service thread only. */
 struct fw_pss {
@@ -28,8 +27,7 @@ struct fw_pss {
     fw_policy policy;
     int max_age_ms;
 
-    uint8_t *rx; /* message being reassembled */
-    size_t rx_len, rx_cap;
+    fw_buf rx; /* message being reassembled */
     int rx_active, rx_binary;
 
     uint64_t next_frame_no; /* numbers bare JPEGs */
@@ -198,12 +196,12 @@ static int64_t stale_at(struct fw_pss *pss, uint64_t capture_us, int64_t arrival
 static void handle_binary(struct fw_server *s, struct fw_pss *pss)
 {
     fw_frame f;
-    fw_err e = fw_frame_parse(pss->rx, pss->rx_len, &f);
+    fw_err e = fw_frame_parse(pss->rx.data, pss->rx.len, &f);
     uint64_t id = f.has_header ? f.frame_id : ++pss->next_frame_no;
     s->metrics.frames_received++;
     fw_stats_frame(&pss->stats);
-    fw_recorder_frame(s->rec, pss->session_id, id, f.capture_us, fw_wall_us(), pss->rx,
-                      pss->rx_len);
+    fw_recorder_frame(s->rec, pss->session_id, id, f.capture_us, fw_wall_us(), pss->rx.data,
+                      pss->rx.len);
     if (e != FW_OK) {
         const char *why = e == FW_ERR_EMPTY_FRAME ? "the frame holds no JPEG bytes"
                           : e == FW_ERR_BAD_FRAME_HEADER
@@ -239,9 +237,7 @@ static void handle_binary(struct fw_server *s, struct fw_pss *pss)
     job->jpeg_len = f.jpeg_len;
     /* The job takes the reassembly buffer: no copy of the JPEG. */
     job->jpeg = f.jpeg;
-    job->buf = pss->rx;
-    pss->rx = NULL;
-    pss->rx_cap = 0;
+    job->buf = fw_buf_take(&pss->rx);
     fw_job *old = NULL;
     if (fw_pipeline_submit(s->pipe, job, pss->policy == FW_POLICY_REALTIME, &old) != FW_OK) {
         ids_remove(pss, id);
@@ -263,8 +259,8 @@ static void handle_text(struct fw_server *s, struct fw_pss *pss)
     int64_t rx_wall = fw_wall_us();
     fw_client_msg cm;
     char err[160];
-    fw_recorder_client_text(s->rec, pss->session_id, rx_wall, pss->rx, pss->rx_len);
-    if (fw_client_msg_parse((const char *)pss->rx, pss->rx_len, &cm, err, sizeof err) != 0) {
+    fw_recorder_client_text(s->rec, pss->session_id, rx_wall, pss->rx.data, pss->rx.len);
+    if (fw_client_msg_parse((const char *)pss->rx.data, pss->rx.len, &cm, err, sizeof err) != 0) {
         answer_error(s, pss, 0, 0, FW_ERR_BAD_MESSAGE, err);
         return;
     }
@@ -292,35 +288,23 @@ static int receive_chunk(struct fw_server *s, struct fw_pss *pss, const void *in
 {
     if (!pss->rx_active) {
         pss->rx_active = 1;
-        pss->rx_len = 0;
+        pss->rx.len = 0;
         pss->rx_binary = lws_frame_is_binary(pss->ep.wsi);
     }
     size_t cap = pss->rx_binary ? s->cfg.max_message_bytes : FW_MAX_TEXT_BYTES;
-    if (len > cap - pss->rx_len) {
+    int rc = fw_buf_append(&pss->rx, in, len, cap);
+    if (rc == -1) {
         static const char why[] = "message too large";
         lws_close_reason(pss->ep.wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
                          sizeof why - 1);
         return -1;
     }
-    if (pss->rx_len + len > pss->rx_cap || !pss->rx) {
-        size_t ncap = pss->rx_cap ? pss->rx_cap : RX_INITIAL_BYTES;
-        while (ncap < pss->rx_len + len)
-            ncap *= 2;
-        if (ncap > cap)
-            ncap = cap;
-        uint8_t *n = realloc(pss->rx, ncap ? ncap : 1);
-        if (!n) {
-            static const char why[] = "out of memory";
-            lws_close_reason(pss->ep.wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-                             (unsigned char *)why, sizeof why - 1);
-            return -1;
-        }
-        pss->rx = n;
-        pss->rx_cap = ncap;
+    if (rc != 0) {
+        static const char why[] = "out of memory";
+        lws_close_reason(pss->ep.wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, (unsigned char *)why,
+                         sizeof why - 1);
+        return -1;
     }
-    if (len)
-        memcpy(pss->rx + pss->rx_len, in, len);
-    pss->rx_len += len;
     return 0;
 }
 
@@ -404,7 +388,7 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             handle_binary(s, pss);
         else
             handle_text(s, pss);
-        pss->rx_len = 0;
+        pss->rx.len = 0;
         /* A client that never reads its answers must not make the server buffer without end:
          * flow control stops reading at max_inflight; past four times that, give up on it. */
         if (pss->ep.inflight + pss->out_len > 4 * s->cfg.max_inflight + 16) {
@@ -457,8 +441,7 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             fw_outmsg_free(m);
         }
         pss->out_tail = NULL;
-        free(pss->rx);
-        pss->rx = NULL;
+        fw_buf_free(&pss->rx);
         free(pss->ids);
         pss->ids = NULL;
         break;

@@ -7,8 +7,10 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fw_buf.h"
 #include "fw_frame.h"
 #include "fw_messages.h"
 #include "fw_topk.h"
@@ -189,6 +191,32 @@ static void test_messages(void **state)
     assert_string_equal(fw_error_name((fw_err)999), "unknown");
 }
 
+/* The reassembly buffer: grows, keeps a NUL after the data, refuses past its cap unchanged. */
+static void test_buf(void **state)
+{
+    (void)state;
+    fw_buf b = {0};
+    char chunk[3000];
+    memset(chunk, 'x', sizeof chunk);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fw_buf_append(&b, chunk, sizeof chunk, 10000), 0);
+    assert_int_equal(b.len, 9000);
+    assert_int_equal(b.data[9000], 0);
+    assert_int_equal(fw_buf_append(&b, chunk, sizeof chunk, 10000), -1);
+    assert_int_equal(b.len, 9000);
+    assert_int_equal(fw_buf_append(&b, chunk, 1000, 10000), 0);
+    assert_int_equal(b.len, 10000);
+    assert_int_equal(fw_buf_append(&b, NULL, 0, 10000), 0);
+    uint8_t *d = fw_buf_take(&b);
+    assert_non_null(d);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    free(d);
+    assert_int_equal(fw_buf_append(&b, NULL, 0, 10), 0); /* an empty message still has data */
+    assert_non_null(b.data);
+    fw_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_topk),
         cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_buf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
