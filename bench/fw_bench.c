@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fw_client.h"
+#include "fw_client_pool.h"
 #include "fw_pipeline.h"
 #include "fw_time.h"
 #include "test_util.h"
@@ -161,19 +161,30 @@ static double bare_saturated(fw_pipeline *p, int depth)
         bare_submit(p, next++);
     int64_t t0 = fw_now_us(), warm = t0 + (int64_t)(o.warmup_s * 1e6),
             end = warm + (int64_t)(o.duration_s * 1e6);
-    long counted = 0;
+    long counted = 0, batch_sum = 0;
+    int64_t infer_sum = 0, dec_sum = 0;
     int64_t now;
     while ((now = fw_now_us()) < end) {
         fw_outmsg *m = bare_wait(p, end);
         while (m) {
             fw_outmsg *n = m->next;
-            if (now >= warm && m->kind == FW_ANS_RESULT)
+            if (now >= warm && m->kind == FW_ANS_RESULT) {
                 counted++;
+                batch_sum += m->timing.batch_size;
+                infer_sum += m->timing.infer_us;
+                dec_sum += m->timing.decode_us + m->timing.preprocess_us;
+            }
             fw_outmsg_free(m);
             bare_submit(p, next++);
             m = n;
         }
     }
+    if (getenv("FW_BENCH_DEBUG"))
+        fprintf(stderr,
+                "bare saturated: %ld results, mean batch %.2f, infer %.1f ms, decode+pre %.1f ms\n",
+                counted, counted ? (double)batch_sum / counted : 0.0,
+                counted ? infer_sum / 1000.0 / counted : 0,
+                counted ? dec_sum / 1000.0 / counted : 0);
     /* Let what is in flight finish before the next scenario. */
     int64_t settle = fw_now_us() + 5000000;
     int q, r;
@@ -215,137 +226,149 @@ static void bare_paced(fw_pipeline *p, double fps, samples *lat)
     }
 }
 
-/* ---- server streams ---- */
-struct stream {
-    pthread_t th;
-    int port;
-    int lossless;
-    double fps;   /* open loop when > 0 */
-    int window;   /* closed loop: frames kept in flight */
-    int64_t t0;   /* common start */
-    samples lat;  /* intended send -> answer, results sent after warm-up */
-    long results, dropped, errors;
-    int ok;
+/* ---- server streams: N connections on one client pool, one thread ---- */
+struct sstream {
+    int open;
+    uint64_t next_id;
+    int inflight;
+    int64_t next_send;
+    int64_t *sent_at; /* [8192], monotonic intended send time by frame id */
 };
 
-static int64_t u64(const cJSON *j, const char *k)
+struct load {
+    int n, lossless, window, opened;
+    double fps;
+    int64_t warm, end;
+    struct sstream *st;
+    samples *lat;
+    long results, dropped, errors; /* answers to frames sent in the measured window */
+    long arrived;                  /* results that arrived in the measured window */
+};
+
+static void on_connect(void *user, int conn, int ok, const char *why)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+    struct load *l = user;
+    if (!ok) {
+        fprintf(stderr, "fw_bench: connection %d failed: %s\n", conn, why ? why : "?");
+        exit(1);
+    }
+    l->st[conn].open = 1;
+    l->opened++;
 }
 
-static void *stream_main(void *arg)
+static void on_text(void *user, int conn, const char *text, size_t len, int64_t rx_mono,
+                    int64_t rx_wall)
 {
-    struct stream *st = arg;
-    char err[256];
-    fw_client *c = fw_client_connect("127.0.0.1", st->port, 10000, err, sizeof err);
-    if (!c) {
-        fprintf(stderr, "fw_bench: %s\n", err);
-        return NULL;
-    }
-    const char *cfg = st->lossless ? "{\"type\":\"config\",\"policy\":\"lossless\"}"
-                                   : "{\"type\":\"config\",\"policy\":\"realtime\"}";
-    fw_client_send(c, cfg, strlen(cfg), 0, 0);
-    int64_t warm = st->t0 + (int64_t)(o.warmup_s * 1e6), end = warm + (int64_t)(o.duration_s * 1e6);
-    static __thread int64_t sent_at[8192];
-    uint64_t id = 0;
-    int inflight = 0;
-    int64_t period = st->fps > 0 ? (int64_t)(1e6 / st->fps) : 0, next_send = st->t0;
-    while (fw_now_us() < end + 1000000) {
-        int64_t now = fw_now_us();
-        if (now < end) {
-            if (period) {
-                while (next_send <= now && next_send < end) {
-                    sent_at[id % 8192] = next_send;
-                    fw_client_send_frame(c, id, (uint64_t)fw_wall_us(), frame[id % nframes],
-                                         frame_len[id % nframes]);
-                    id++;
-                    next_send += period;
-                }
+    (void)rx_wall;
+    struct load *l = user;
+    struct sstream *st = &l->st[conn];
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    const cJSON *ty = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
+    const cJSON *id = j ? cJSON_GetObjectItemCaseSensitive(j, "frame_id") : NULL;
+    if (cJSON_IsString(ty) && cJSON_IsNumber(id) &&
+        (!strcmp(ty->valuestring, "result") || !strcmp(ty->valuestring, "dropped") ||
+         !strcmp(ty->valuestring, "error"))) {
+        st->inflight--;
+        if (!strcmp(ty->valuestring, "result") && rx_mono >= l->warm && rx_mono < l->end)
+            l->arrived++;
+        int64_t sent = st->sent_at[(uint64_t)id->valuedouble % 8192];
+        if (sent >= l->warm && sent < l->end) {
+            if (!strcmp(ty->valuestring, "result")) {
+                l->results++;
+                add(l->lat, rx_mono - sent);
+            } else if (!strcmp(ty->valuestring, "dropped")) {
+                l->dropped++;
             } else {
-                while (inflight < st->window) {
-                    sent_at[id % 8192] = now;
-                    fw_client_send_frame(c, id, (uint64_t)fw_wall_us(), frame[id % nframes],
-                                         frame_len[id % nframes]);
-                    id++;
-                    inflight++;
-                }
-            }
-        } else if (inflight == 0 && !period) {
-            break;
-        }
-        int wait = period ? (int)((next_send - fw_now_us()) / 1000) : 50;
-        if (wait < 0)
-            wait = 0;
-        if (wait > 50)
-            wait = 50;
-        char *txt = fw_client_recv(c, wait);
-        if (!txt) {
-            if (fw_client_closed(c, NULL))
-                break;
-            continue;
-        }
-        int64_t t = fw_now_us();
-        cJSON *j = cJSON_Parse(txt);
-        free(txt);
-        const cJSON *ty = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
-        if (cJSON_IsString(ty)) {
-            const char *s = ty->valuestring;
-            int answer = !strcmp(s, "result") || !strcmp(s, "dropped") || !strcmp(s, "error");
-            if (answer) {
-                inflight--;
-                int64_t fid = u64(j, "frame_id");
-                int64_t sent = sent_at[fid % 8192];
-                if (sent >= warm && sent < end) {
-                    if (!strcmp(s, "result")) {
-                        st->results++;
-                        add(&st->lat, t - sent);
-                    } else if (!strcmp(s, "dropped")) {
-                        st->dropped++;
-                    } else {
-                        st->errors++;
-                    }
-                }
+                l->errors++;
             }
         }
-        cJSON_Delete(j);
     }
-    if (getenv("FW_BENCH_DEBUG"))
-        fprintf(stderr, "stream: sent %" PRIu64 ", results %ld dropped %ld errors %ld, closed %d\n",
-                id, st->results, st->dropped, st->errors, fw_client_closed(c, NULL));
-    fw_client_free(c);
-    st->ok = 1;
-    return NULL;
+    cJSON_Delete(j);
 }
 
-/* Runs n streams; returns results/s over the window and merges latencies into lat. */
+static void send_one(fw_pool *p, struct load *l, int i, int64_t intended)
+{
+    struct sstream *st = &l->st[i];
+    uint64_t id = st->next_id++;
+    st->sent_at[id % 8192] = intended;
+    st->inflight++;
+    int f = (int)(id % (uint64_t)nframes);
+    if (fw_pool_send_frame(p, i, id, FW_POOL_STAMP_AT_SEND, frame[f], frame_len[f], NULL, NULL)) {
+        fprintf(stderr, "fw_bench: send failed on stream %d\n", i);
+        exit(1);
+    }
+}
+
+/* Runs n streams: open loop at fps each (fps > 0), or closed loop keeping `window` frames in
+ * flight. Returns the results that arrived per second of the measured window; latencies
+ * (intended send -> answer) of the results of frames sent in the window go to lat. */
 static double run_streams(int port, int n, int lossless, double fps, int window, samples *lat,
                           long *dropped, long *errors)
 {
-    struct stream *st = calloc((size_t)n, sizeof *st);
-    int64_t t0 = fw_now_us() + 300000;
-    for (int i = 0; i < n; i++) {
-        st[i] = (struct stream){.port = port, .lossless = lossless, .fps = fps, .window = window,
-                                .t0 = t0};
-        pthread_create(&st[i].th, NULL, stream_main, &st[i]);
+    struct load l = {.n = n, .lossless = lossless, .window = window, .fps = fps, .lat = lat};
+    l.st = calloc((size_t)n, sizeof *l.st);
+    fw_pool_callbacks cb = {.on_connect = on_connect, .on_text = on_text};
+    char err[256];
+    fw_pool *p = fw_pool_new("127.0.0.1", port, &cb, &l, err, sizeof err);
+    if (!p) {
+        fprintf(stderr, "fw_bench: %s\n", err);
+        exit(1);
     }
-    long results = 0;
-    *dropped = *errors = 0;
+    const char *cfg = lossless ? "{\"type\":\"config\",\"policy\":\"lossless\"}"
+                               : "{\"type\":\"config\",\"policy\":\"realtime\"}";
     for (int i = 0; i < n; i++) {
-        pthread_join(st[i].th, NULL);
-        if (!st[i].ok) {
-            fprintf(stderr, "fw_bench: stream %d failed\n", i);
+        l.st[i].sent_at = calloc(8192, sizeof(int64_t));
+        if (fw_pool_connect(p, err, sizeof err) != i) {
+            fprintf(stderr, "fw_bench: %s\n", err);
             exit(1);
         }
-        results += st[i].results;
-        *dropped += st[i].dropped;
-        *errors += st[i].errors;
-        for (size_t k = 0; k < st[i].lat.n; k++)
-            add(lat, st[i].lat.v[k]);
-        free(st[i].lat.v);
     }
-    free(st);
-    return results / o.duration_s;
+    int64_t deadline = fw_now_us() + 20000000;
+    while (l.opened < n && fw_now_us() < deadline)
+        fw_pool_service(p, fw_now_us() + 10000);
+    if (l.opened < n) {
+        fprintf(stderr, "fw_bench: only %d of %d connections opened\n", l.opened, n);
+        exit(1);
+    }
+    for (int i = 0; i < n; i++)
+        fw_pool_send_text(p, i, cfg, strlen(cfg));
+    int64_t t0 = fw_now_us() + 200000;
+    l.warm = t0 + (int64_t)(o.warmup_s * 1e6);
+    l.end = l.warm + (int64_t)(o.duration_s * 1e6);
+    int64_t period = fps > 0 ? (int64_t)(1e6 / fps) : 0;
+    for (int i = 0; i < n; i++) /* spread the streams' phases over one period */
+        l.st[i].next_send = t0 + (period ? period * i / n : 0);
+    for (;;) {
+        int64_t now = fw_now_us(), wake = now + 5000;
+        int busy = 0;
+        for (int i = 0; i < n; i++) {
+            struct sstream *st = &l.st[i];
+            busy |= st->inflight > 0;
+            if (now < t0 || now >= l.end)
+                continue;
+            if (period) {
+                while (st->next_send <= now && st->next_send < l.end) {
+                    send_one(p, &l, i, st->next_send);
+                    st->next_send += period;
+                }
+                if (st->next_send < wake)
+                    wake = st->next_send;
+            } else {
+                while (st->inflight < window)
+                    send_one(p, &l, i, now);
+            }
+        }
+        if (now >= l.end && (!busy || now >= l.end + 3000000))
+            break;
+        fw_pool_service(p, wake);
+    }
+    fw_pool_free(p);
+    for (int i = 0; i < n; i++)
+        free(l.st[i].sent_at);
+    free(l.st);
+    *dropped = l.dropped;
+    *errors = l.errors;
+    return l.arrived / o.duration_s;
 }
 
 static void load_frames(const char *dir)
@@ -374,28 +397,61 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"model", 1, 0, 'm'},          {"frames", 1, 0, 'f'},        {"out", 1, 0, 'o'},
-        {"decode-threads", 1, 0, 'd'}, {"torch-threads", 1, 0, 't'}, {"max-batch", 1, 0, 'b'},
-        {"max-delay-us", 1, 0, 'y'},   {"window", 1, 0, 'w'},        {"duration", 1, 0, 'D'},
-        {"warmup", 1, 0, 'W'},         {"help", 0, 0, 'h'},          {"bare-only", 0, 0, 'B'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"model", 1, 0, 'm'},
+                                       {"frames", 1, 0, 'f'},
+                                       {"out", 1, 0, 'o'},
+                                       {"decode-threads", 1, 0, 'd'},
+                                       {"torch-threads", 1, 0, 't'},
+                                       {"max-batch", 1, 0, 'b'},
+                                       {"max-delay-us", 1, 0, 'y'},
+                                       {"window", 1, 0, 'w'},
+                                       {"duration", 1, 0, 'D'},
+                                       {"warmup", 1, 0, 'W'},
+                                       {"help", 0, 0, 'h'},
+                                       {"bare-only", 0, 0, 'B'},
+                                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
-        case 'm': o.model = optarg; break;
-        case 'f': o.frames_dir = optarg; break;
-        case 'o': o.out = optarg; break;
-        case 'd': o.decode_threads = atoi(optarg); break;
-        case 't': o.torch_threads = atoi(optarg); break;
-        case 'b': o.max_batch = atoi(optarg); break;
-        case 'y': o.max_delay_us = atoi(optarg); break;
-        case 'w': o.window = atoi(optarg); break;
-        case 'D': o.duration_s = atof(optarg); break;
-        case 'W': o.warmup_s = atof(optarg); break;
-        case 'B': o.bare_only = 1; break;
-        case 'h': usage(); return 0;
-        default: usage(); return 2;
+        case 'm':
+            o.model = optarg;
+            break;
+        case 'f':
+            o.frames_dir = optarg;
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        case 'd':
+            o.decode_threads = atoi(optarg);
+            break;
+        case 't':
+            o.torch_threads = atoi(optarg);
+            break;
+        case 'b':
+            o.max_batch = atoi(optarg);
+            break;
+        case 'y':
+            o.max_delay_us = atoi(optarg);
+            break;
+        case 'w':
+            o.window = atoi(optarg);
+            break;
+        case 'D':
+            o.duration_s = atof(optarg);
+            break;
+        case 'W':
+            o.warmup_s = atof(optarg);
+            break;
+        case 'B':
+            o.bare_only = 1;
+            break;
+        case 'h':
+            usage();
+            return 0;
+        default:
+            usage();
+            return 2;
         }
     }
     if (!o.model || !o.frames_dir || o.decode_threads < 1 || o.max_batch < 1 || o.window < 1 ||
@@ -407,15 +463,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     load_frames(o.frames_dir);
 
-    /* Bare pipeline. */
-    fprintf(stderr, "bare pipeline: saturated...\n");
+    /* The bare pipeline in this process, warmed up (a first run after the model loads is
+     * slower and is discarded). */
     fw_pipeline *p = bare_start();
-    double bare_thr = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
-    fprintf(stderr, "bare pipeline: 15 fps...\n");
-    samples bare_light = {0};
-    bare_paced(p, 15, &bare_light);
-    fw_pipeline_stop(p);
+    double duration = o.duration_s;
+    o.duration_s = 3;
+    bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+    o.duration_s = duration;
     if (o.bare_only) {
+        double bare_thr = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+        samples bare_light = {0};
+        bare_paced(p, 15, &bare_light);
+        fw_pipeline_stop(p);
         printf("bare: decode %d torch %d batch %d delay %d: %.1f frames/s saturated; 15 fps "
                "latency p50 %.2f ms p99 %.2f ms\n",
                o.decode_threads, o.torch_threads, o.max_batch, o.max_delay_us, bare_thr,
@@ -423,25 +482,46 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    /* The server. */
+    /* The server, idle while the bare pipeline runs and the other way round: the scenarios
+     * alternate, so slow drifts of the machine hit both. */
     char dt[16], tt[16], mb[16], md[16], mi[16];
     snprintf(dt, sizeof dt, "%d", o.decode_threads);
     snprintf(tt, sizeof tt, "%d", o.torch_threads);
     snprintf(mb, sizeof mb, "%d", o.max_batch);
     snprintf(md, sizeof md, "%d", o.max_delay_us);
     snprintf(mi, sizeof mi, "%d", o.window);
-    const char *args[] = {"--model",        o.model, "--decode-threads", dt, "--torch-threads", tt,
-                          "--max-batch",    mb,      "--max-delay-us",   md, "--max-inflight",  mi,
-                          "--max-clients",  "256",   "--stats-interval-ms", "0", NULL};
+    const char *args[] = {"--model",
+                          o.model,
+                          "--decode-threads",
+                          dt,
+                          "--torch-threads",
+                          tt,
+                          "--max-batch",
+                          mb,
+                          "--max-delay-us",
+                          md,
+                          "--max-inflight",
+                          mi,
+                          "--max-clients",
+                          "256",
+                          "--stats-interval-ms",
+                          "0",
+                          NULL};
     tu_server srv;
     if (tu_server_start(&srv, args) != 0) {
         fprintf(stderr, "fw_bench: the server did not start:\n%s\n", srv.output);
         return 1;
     }
     long dr, er;
+    samples warm_up = {0}, bare_light = {0}, light = {0};
+    run_streams(srv.port, 4, 1, 0, o.window, &warm_up, &dr, &er); /* warms the server up */
+    free(warm_up.v);
+    fprintf(stderr, "bare pipeline: 15 fps...\n");
+    bare_paced(p, 15, &bare_light);
     fprintf(stderr, "server: 1 stream at 15 fps...\n");
-    samples light = {0};
     run_streams(srv.port, 1, 0, 15, 0, &light, &dr, &er);
+    fprintf(stderr, "bare pipeline: saturated...\n");
+    double bare_a = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
     double sat[4];
     const int ns[4] = {1, 4, 16, 64};
     for (int i = 0; i < 4; i++) {
@@ -450,11 +530,15 @@ int main(int argc, char **argv)
         sat[i] = run_streams(srv.port, ns[i], 1, 0, o.window, &tmp, &dr, &er);
         free(tmp.v);
     }
+    fprintf(stderr, "bare pipeline: saturated, again...\n");
+    double bare_b = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+    fw_pipeline_stop(p);
+    double bare_thr = (bare_a + bare_b) / 2;
     fprintf(stderr, "server: 2x overload, realtime...\n");
     samples over = {0};
     long over_dropped, over_err;
-    double over_thr = run_streams(srv.port, 4, 0, 2 * bare_thr / 4, 0, &over, &over_dropped,
-                                  &over_err);
+    double over_thr =
+        run_streams(srv.port, 4, 0, 2 * bare_thr / 4, 0, &over, &over_dropped, &over_err);
     tu_server_stop(&srv, SIGTERM, 20000);
 
     /* Report. */
@@ -465,25 +549,32 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     char date[32];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    n +=
+        (size_t)snprintf(buf + n, sizeof buf - n,
+                         "Run %s on %s (%ld cores), model %s, %d frames from %s.\n"
+                         "Settings: decode threads %d, torch threads %d, max batch %d, max delay "
+                         "%d us, window %d; %.0f s measured after %.1f s warm-up per scenario.\n\n",
+                         date, un.machine, sysconf(_SC_NPROCESSORS_ONLN), o.model, nframes,
+                         o.frames_dir, o.decode_threads, o.torch_threads, o.max_batch,
+                         o.max_delay_us, o.window, o.duration_s, o.warmup_s);
     n += (size_t)snprintf(buf + n, sizeof buf - n,
-                          "Run %s on %s (%ld cores), model %s, %d frames from %s.\n"
-                          "Settings: decode threads %d, torch threads %d, max batch %d, max delay "
-                          "%d us, window %d; %.0f s measured after %.1f s warm-up per scenario.\n\n",
-                          date, un.machine, sysconf(_SC_NPROCESSORS_ONLN), o.model, nframes,
-                          o.frames_dir, o.decode_threads, o.torch_threads, o.max_batch,
-                          o.max_delay_us, o.window, o.duration_s, o.warmup_s);
+                          "Bare saturated throughput measured before and after the server's "
+                          "saturated runs: %.1f and %.1f frames/s (their mean is used).\n\n",
+                          bare_a, bare_b);
     n += (size_t)snprintf(buf + n, sizeof buf - n,
                           "| scenario | bare | server | server / bare |\n|---|---|---|---|\n");
     double bl50 = pct(&bare_light, 0.5), bl99 = pct(&bare_light, 0.99);
     double l50 = pct(&light, 0.5), l99 = pct(&light, 0.99);
-    n += (size_t)snprintf(buf + n, sizeof buf - n,
-                          "| 1 stream x 15 fps: p50 latency | %.2f ms | %.2f ms | +%.2f ms added |\n"
-                          "| 1 stream x 15 fps: p99 latency | %.2f ms | %.2f ms | +%.2f ms added |\n",
-                          bl50, l50, l50 - bl50, bl99, l99, l99 - bl99);
+    n += (size_t)snprintf(
+        buf + n, sizeof buf - n,
+        "| 1 stream x 15 fps: p50 latency | %.2f ms | %.2f ms | +%.2f ms added |\n"
+        "| 1 stream x 15 fps: p99 latency | %.2f ms | %.2f ms | +%.2f ms added |\n",
+        bl50, l50, l50 - bl50, bl99, l99, l99 - bl99);
     for (int i = 0; i < 4; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n,
-                              "| saturated, %d stream%s (lossless): frames/s | %.1f | %.1f | %.3f |\n",
-                              ns[i], ns[i] > 1 ? "s" : "", bare_thr, sat[i], sat[i] / bare_thr);
+        n += (size_t)snprintf(
+            buf + n, sizeof buf - n,
+            "| saturated, %d stream%s (lossless): frames/s | %.1f | %.1f | %.3f |\n", ns[i],
+            ns[i] > 1 ? "s" : "", bare_thr, sat[i], sat[i] / bare_thr);
     n += (size_t)snprintf(buf + n, sizeof buf - n,
                           "| 2x overload, 4 streams realtime (%.0f fps offered): results/s, "
                           "dropped | | %.1f results/s, %ld dropped, %ld errors | |\n"

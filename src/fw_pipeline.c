@@ -35,7 +35,8 @@ struct fw_pipeline {
     int min_w, min_h;   /* smallest decoded size the preprocessing needs */
     size_t item_floats; /* 3 * H * W */
     int ring_slots;
-    float *ring; /* ring_slots * item_floats */
+    int ring_limit; /* most slots claimed at once: one batch in inference, one being prepared */
+    float *ring;    /* ring_slots * item_floats */
     struct slot *slots;
     fw_decoder **decoders; /* one per worker, used only by that worker */
 
@@ -164,7 +165,7 @@ static void *worker_main(void *arg)
 
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (!p->stop && (!p->q_head || p->tail - p->head >= (uint64_t)p->ring_slots))
+        while (!p->stop && (!p->q_head || p->tail - p->head >= (uint64_t)p->ring_limit))
             pthread_cond_wait(&p->work_cv, &p->lock);
         if (p->stop) {
             pthread_mutex_unlock(&p->lock);
@@ -441,7 +442,14 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
 
     fw_preprocess_min_size(&p->pre, 0, 0, &p->min_w, &p->min_h);
     p->item_floats = (size_t)3 * (size_t)p->pre.width * (size_t)p->pre.height;
-    p->ring_slots = 4 * cfg->max_batch + cfg->decode_threads;
+    /* Decoding runs at most one batch ahead of inference: frames beyond that wait in the FIFO,
+     * where a realtime session's newer frame can still supersede them (a deeper ring would be a
+     * queue that nothing drops from, and latency under overload would grow with its depth). The
+     * ring itself is larger so that batches seldom have to stop at its end. */
+    p->ring_limit = 2 * cfg->max_batch;
+    if (p->ring_limit < cfg->max_batch + cfg->decode_threads)
+        p->ring_limit = cfg->max_batch + cfg->decode_threads;
+    p->ring_slots = 2 * p->ring_limit;
     p->ring = malloc(sizeof(float) * p->item_floats * (size_t)p->ring_slots);
     p->slots = calloc((size_t)p->ring_slots, sizeof *p->slots);
     p->decoders = calloc((size_t)cfg->decode_threads, sizeof *p->decoders);

@@ -6,7 +6,9 @@
  * is handed back to the caller as superseded (latest frame wins). Decode workers take jobs in FIFO
  * order; a job whose freshness deadline has passed is answered `dropped: stale` without decoding.
  * Otherwise the worker claims the next slot of a ring of preprocessed inputs (one contiguous float
- * array) and decodes and preprocesses straight into it. The inference thread takes the longest run
+ * array) and decodes and preprocesses straight into it; at most 2 x max_batch slots are claimed at
+ * once (one batch in inference, the next being prepared), so frames beyond that wait in the FIFO
+ * where they can still be superseded. The inference thread takes the longest run
  * of consecutive ready slots from the ring's head (up to max_batch, never wrapping), waiting up to
  * max_delay_us after the head became ready for more to join while more are on the way, runs them
  * as one batch straight from the ring, and frees them. A slot whose decode failed becomes an error

@@ -4,10 +4,11 @@
  *
  * Accounting: every binary message that completes on a live session is answered exactly once:
  * here (frame header or payload errors, overload, superseded, stale on arrival, shutdown) or by
- * the pipeline (result, decode/inference error, stale at decode). A session's pending answers (in
- * the pipeline plus queued to send) are bounded: at max_inflight the server stops reading the
- * socket until answers have gone out (this is what makes lossless mode lossless; in realtime mode
- * newer frames supersede waiting ones first). */
+ * the pipeline (result, decode/inference error, stale at decode). Memory per session is bounded:
+ * in lossless mode frames in the pipeline plus unsent answers reach max_inflight and the server
+ * stops reading the socket until answers have gone out (that is what makes it lossless); in
+ * realtime mode newer frames supersede waiting ones, and only unsent answers (a client that does
+ * not read) pause the socket (see pending()). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,25 @@ static struct fw_pss *pss_of(fw_endpoint *ep)
     return (struct fw_pss *)ep;
 }
 
+/* What counts against max_inflight. Lossless: frames in the pipeline plus answers not yet sent,
+ * so a fast sender is held back by TCP. Realtime: only answers not yet sent (a client that does
+ * not read); frames in the pipeline are bounded by superseding (one waiting per session) and the
+ * ring, and pausing for them would make frames wait in socket buffers, unseen and unsuperseded:
+ * exactly the growing latency realtime mode exists to avoid. */
+static int pending(const struct fw_pss *pss)
+{
+    return pss->policy == FW_POLICY_LOSSLESS ? pss->ep.inflight + pss->out_len : pss->out_len;
+}
+
 static void update_flow(struct fw_server *s, struct fw_pss *pss)
 {
     if (pss->close_code)
         return; /* closing: reads and discards */
-    int pending = pss->ep.inflight + pss->out_len;
-    if (!pss->rx_paused && pending >= s->cfg.max_inflight) {
+    int pending_now = pending(pss);
+    if (!pss->rx_paused && pending_now >= s->cfg.max_inflight) {
         pss->rx_paused = 1;
         lws_rx_flow_control(pss->ep.wsi, 0);
-    } else if (pss->rx_paused && pending < s->cfg.max_inflight) {
+    } else if (pss->rx_paused && pending_now < s->cfg.max_inflight) {
         pss->rx_paused = 0;
         lws_rx_flow_control(pss->ep.wsi, 1);
     }
@@ -272,6 +283,7 @@ static void handle_text(struct fw_server *s, struct fw_pss *pss)
         if (cm.max_age_ms >= 0)
             pss->max_age_ms = cm.max_age_ms;
         enqueue(s, pss, fw_msg_config(pss->top_k, pss->policy, pss->max_age_ms));
+        update_flow(s, pss); /* the policy decides what counts */
     } else if (cm.type == FW_CMSG_PING) {
         int64_t delta = rx_wall - cm.client_ts_us;
         if (!pss->have_offset || delta < pss->min_offset_us) {
@@ -391,7 +403,7 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         pss->rx.len = 0;
         /* A client that never reads its answers must not make the server buffer without end:
          * flow control stops reading at max_inflight; past four times that, give up on it. */
-        if (pss->ep.inflight + pss->out_len > 4 * s->cfg.max_inflight + 16) {
+        if (pending(pss) > 4 * s->cfg.max_inflight + 16) {
             static const char why[] = "client is not reading answers";
             lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
                              sizeof why - 1);

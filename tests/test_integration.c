@@ -73,6 +73,7 @@ static int teardown(void **state)
     (void)state;
     if (server.pid > 0)
         tu_server_stop(&server, SIGKILL, 2000);
+    tu_kill_all(); /* servers of tests that failed half-way */
     e2e_teardown();
     return 0;
 }

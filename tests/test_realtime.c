@@ -41,6 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    tu_kill_all(); /* servers of tests that failed half-way */
     e2e_teardown();
     return 0;
 }

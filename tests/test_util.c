@@ -108,6 +108,42 @@ static int read_some(int fd, char *buf, size_t cap, int wait_ms)
     return (int)r;
 }
 
+/* Servers started and not yet stopped: a failed test (cmocka jumps out of it) must not leave
+ * them running, so they are killed at exit. */
+#define MAX_LIVE 64
+static pid_t live[MAX_LIVE];
+
+static void forget(pid_t pid)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] == pid)
+            live[i] = 0;
+}
+
+void tu_kill_all(void)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+}
+
+static void remember(pid_t pid)
+{
+    static int registered;
+    if (!registered) {
+        atexit(tu_kill_all);
+        registered = 1;
+    }
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] == 0) {
+            live[i] = pid;
+            return;
+        }
+}
+
 int tu_server_start(tu_server *s, const char *const *args)
 {
     memset(s, 0, sizeof *s);
@@ -121,6 +157,7 @@ int tu_server_start(tu_server *s, const char *const *args)
     s->pid = spawn(full, &s->out_fd);
     if (s->pid < 0)
         return -1;
+    remember(s->pid);
     int64_t deadline = now_ms() + 60000;
     while (now_ms() < deadline) {
         const char *l = strstr(s->output, "listening on http");
@@ -161,6 +198,7 @@ int tu_server_stop(tu_server *s, int sig, int timeout_ms)
     while (read_some(s->out_fd, s->output, sizeof s->output, 0) > 0)
         ;
     close(s->out_fd);
+    forget(s->pid);
     s->pid = 0;
     return status;
 }

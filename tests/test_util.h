@@ -28,6 +28,9 @@ int tu_server_start(tu_server *s, const char *const *args);
  * timeout (then kills it). */
 int tu_server_stop(tu_server *s, int sig, int timeout_ms);
 
+/* Kills every server started and not stopped (also run at exit). */
+void tu_kill_all(void);
+
 /* Runs FW_SERVER_BIN with args to completion (for start-up failures); returns its exit code and
  * fills out with its output. */
 int tu_server_run_to_exit(const char *const *args, char *out, size_t outlen, int timeout_ms);
