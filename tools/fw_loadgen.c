@@ -159,9 +159,11 @@ static void on_answer(struct run *r, struct stream *s, const fw_answer *a, int64
     r->answered_total++;
     if (s->inflight)
         s->inflight--;
-    if (a->type == FW_SMSG_RESULT)
+    if (a->type == FW_SMSG_RESULT) {
         o->results++;
-    else if (a->type == FW_SMSG_ERROR)
+        if (mono >= r->t_measure && mono < r->t_end)
+            o->w_results++;
+    } else if (a->type == FW_SMSG_ERROR)
         o->errors++;
     else if (strcmp(a->code, "superseded") == 0)
         o->dropped_superseded++;
@@ -505,7 +507,7 @@ int fw_load_run(const fw_load_config *cfg, fw_step *out, volatile sig_atomic_t *
             }
         }
     }
-    out->throughput = cfg->duration_s > 0 ? (double)out->m_results / cfg->duration_s : 0;
+    out->throughput = cfg->duration_s > 0 ? (double)out->w_results / cfg->duration_s : 0;
     out->offered = cfg->closed_loop
                        ? (cfg->duration_s > 0 ? (double)out->m_sent / cfg->duration_s : 0)
                        : cfg->fps * cfg->streams;

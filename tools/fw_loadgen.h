@@ -78,7 +78,9 @@ typedef struct fw_step {
     uint64_t sent, results, errors, dropped_superseded, dropped_stale, dropped_other, unanswered;
     /* counts of the measured frames */
     uint64_t m_sent, m_results, m_errors, m_dropped, m_unanswered;
-    double throughput; /* measured results per second (all streams) */
+    uint64_t w_results; /* results that arrived within the measured window (any frame) */
+    double throughput;  /* results that arrived per second of the measured window (all streams):
+                         * past saturation, results of measured frames may arrive after it */
     double offered;    /* frames per second offered (all streams; closed loop: measured sends) */
 
     fw_step_hists *h;
