@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <turbojpeg.h>
+
 #include "e2e.h"
 #include "fw_time.h"
 #include "test_util.h"
@@ -500,21 +502,45 @@ static int drain_answers(fw_client *c, int n, int *results, int *dropped)
 
 /* SIGTERM: in-flight frames are answered, WebSockets close with 1001, exit status 0; with a drain
  * timeout too short to finish, the rest are answered dropped/shutdown. */
+/* A small white JPEG: tiny_slow (models/make_tiny_model.py) stalls on every batch holding one. */
+static uint8_t *white_jpeg(size_t *len)
+{
+    static uint8_t px[64 * 64 * 3];
+    memset(px, 255, sizeof px);
+    tjhandle h = tjInitCompress();
+    unsigned char *buf = NULL;
+    unsigned long n = 0;
+    assert_int_equal(tjCompress2(h, px, 64, 0, 64, TJPF_RGB, &buf, &n, TJSAMP_420, 90, 0), 0);
+    tjDestroy(h);
+    uint8_t *out = malloc(n);
+    memcpy(out, buf, n);
+    tjFree(buf);
+    *len = n;
+    return out;
+}
+
 static void test_graceful_drain(void **state)
 {
     (void)state;
+    size_t wlen;
+    uint8_t *white = white_jpeg(&wlen);
     for (int round = 0; round < 2; round++) {
         tu_server s;
-        start(&s, round == 0
-                      ? (const char *[]){"--policy", "lossless", "--max-inflight", "64",
-                                         "--decode-threads", "1", NULL}
-                      : (const char *[]){"--policy", "lossless", "--max-inflight", "64",
-                                         "--decode-threads", "1", "--drain-timeout-ms", "0", NULL});
+        /* Round 1 must still be busy at the signal, on any machine: the slow test model. */
+        start(&s, round == 0 ? (const char *[]){"--policy", "lossless", "--max-inflight", "64",
+                                                "--decode-threads", "1", NULL}
+                             : (const char *[]){"--model", FW_TEST_MODEL_DIR "/tiny_slow.json",
+                                                "--policy", "lossless", "--max-inflight", "64",
+                                                "--drain-timeout-ms", "0", NULL});
         fw_client *c = e2e_connect(s.port);
         cJSON_Delete(e2e_hello(c));
         enum { N = 30 };
-        for (int f = 0; f < N; f++)
-            fw_client_send_frame(c, (uint64_t)f, 0, e2e_photo[big], e2e_photo_len[big]);
+        for (int f = 0; f < N; f++) {
+            if (round == 0)
+                fw_client_send_frame(c, (uint64_t)f, 0, e2e_photo[big], e2e_photo_len[big]);
+            else
+                fw_client_send_frame(c, (uint64_t)f, 0, white, wlen);
+        }
         fw_client_flush(c, 10000);
         /* Signal once the server has taken in every frame (its /metrics says so). */
         static char txt[65536];
@@ -544,6 +570,7 @@ static void test_graceful_drain(void **state)
             assert_true(dropped > 0);
         fw_client_free(c);
     }
+    free(white);
 }
 
 int main(void)
