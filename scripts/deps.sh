@@ -25,8 +25,21 @@ fw_build() {
     cmake --build "$FW_ROOT/$dir" -j"$(nproc)"
 }
 
-# client-react: Node.js 20.19+ (vite 8) with npm; `npm ci` from the committed package-lock.json,
-# again only when the lock file changed since the last install.
+# `npm ci` in $1 from its committed package-lock.json, again only when the lock file changed
+# since the last install (a stamp in node_modules/). Further arguments go to npm ci.
+fw_npm_ci() {
+    local dir="$1" sum stamp="$1/node_modules/.fw-lock.sha256"
+    shift
+    sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+        return 0
+    fi
+    echo "framewire: npm ci in ${dir#"$FW_ROOT"/}/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error "$@")
+    echo "$sum" >"$stamp"
+}
+
+# client-react: Node.js 20.19+ (vite 8) with npm.
 fw_install_npm() {
     local dir="$FW_ROOT/client-react"
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -37,14 +50,7 @@ fw_install_npm() {
         echo "framewire: client-react needs Node.js 20.19 or newer (vite 8); found $(node --version)" >&2
         return 1
     fi
-    local sum stamp="$dir/node_modules/.fw-lock.sha256"
-    sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
-        return 0
-    fi
-    echo "framewire: npm ci in client-react/"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    echo "$sum" >"$stamp"
+    fw_npm_ci "$dir"
 }
 
 # Type-checks and builds the demo app into client-react/dist (what run.sh serves at /).
@@ -58,15 +64,7 @@ FW_APT_PACKAGES="$FW_APT_PACKAGES python3-numpy python3-torchvision python3-webs
 # Installs models/node_modules with `npm ci` (nsfwjs, @tensorflow/tfjs, jpeg-js, pinned by
 # models/package-lock.json). Skipped when the lock file has not changed since the last install.
 fw_models_npm() {
-    local dir="$FW_ROOT/models" want
-    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-    if [ -f "$dir/node_modules/.fw-lock-sha256" ] &&
-        [ "$(cat "$dir/node_modules/.fw-lock-sha256")" = "$want" ]; then
-        return 0
-    fi
-    echo "framewire: npm ci in models/ (nsfwjs, @tensorflow/tfjs, jpeg-js)"
-    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
-    echo "$want" >"$dir/node_modules/.fw-lock-sha256"
+    fw_npm_ci "$FW_ROOT/models" --ignore-scripts
 }
 
 # Makes the default model (nsfwjs' MobileNetV2 as TorchScript + manifest) in $1, default
