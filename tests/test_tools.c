@@ -821,14 +821,20 @@ static int png_size(const char *path, int *w, int *h, size_t *bytes)
 
 static int screenshot(const char *html, const char *png)
 {
+    /* Chromium puts its singleton socket in $TMPDIR and a Unix socket path must fit in 108
+     * bytes, which the work folder of a deep checkout does not: use a short folder in /tmp. */
+    char tmp[] = "/tmp/fw-chromium-XXXXXX";
+    if (!mkdtemp(tmp))
+        return -1;
     char cmd[2000];
     unlink(png);
     snprintf(cmd, sizeof cmd,
              "cd %s && TMPDIR=%s timeout 120 chromium --headless --no-sandbox --disable-gpu "
              "--disable-quic --no-first-run --disable-background-networking "
              "--disable-component-update --disable-sync --user-data-dir=%s/chromium-profile "
-             "--window-size=1000,1600 --screenshot=%s file://%s >%s/chromium.log 2>&1",
-             WORK, WORK, WORK, png, html, WORK);
+             "--window-size=1000,1600 --screenshot=%s file://%s >%s/chromium.log 2>&1; "
+             "rc=$?; rm -rf %s; exit $rc",
+             WORK, tmp, WORK, png, html, WORK, tmp);
     return system(cmd);
 }
 

@@ -46,8 +46,12 @@ const check = new Check();
 const work = args.work;
 rmrf(work);
 mkdirp(work);
-const tmp = mkdirp(path.join(work, 'tmp'));
-process.env.TMPDIR = tmp; // Chromium and ffmpeg write their temporary files inside the work folder
+// Chromium puts its singleton socket in $TMPDIR, and a Unix socket path must fit in 108 bytes:
+// inside a deep checkout (CI clones to /check/work/...) the work folder is too long for that.
+// So the temporary folder is a short one under /tmp, removed at exit.
+const tmp = fs.mkdtempSync('/tmp/fw-e2e-');
+process.env.TMPDIR = tmp;
+process.on('exit', () => rmrf(tmp));
 mkdirp(args.artifacts);
 const serverLog = path.join(work, 'framewire.log');
 
