@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,8 +501,6 @@ static int drain_answers(fw_client *c, int n, int *results, int *dropped)
     return answers;
 }
 
-/* SIGTERM: in-flight frames are answered, WebSockets close with 1001, exit status 0; with a drain
- * timeout too short to finish, the rest are answered dropped/shutdown. */
 /* A small white JPEG: tiny_slow (models/make_tiny_model.py) stalls on every batch holding one. */
 static uint8_t *white_jpeg(size_t *len)
 {
@@ -519,6 +518,74 @@ static uint8_t *white_jpeg(size_t *len)
     return out;
 }
 
+/* One REST request of test_rest_overloaded, on its own thread. */
+struct rest_call {
+    pthread_t thread;
+    int port;
+    const uint8_t *jpeg;
+    size_t len;
+    int status;
+    char body[4096];
+};
+
+static void *rest_call_main(void *arg)
+{
+    struct rest_call *rc = arg;
+    rc->status = tu_http(rc->port, "POST", "/v1/classify", NULL, rc->jpeg, rc->len, rc->body,
+                         sizeof rc->body);
+    return NULL;
+}
+
+/* More concurrent POST /v1/classify requests than the pipeline can hold (tiny_slow stalls on every
+ * white frame, batch 1, a decode queue of 1): the excess get 503 with code "overloaded", the rest
+ * get their result, and the server goes on serving afterwards. */
+static void test_rest_overloaded(void **state)
+{
+    (void)state;
+    size_t wlen;
+    uint8_t *white = white_jpeg(&wlen);
+    tu_server s;
+    start(&s, (const char *[]){"--model", FW_TEST_MODEL_DIR "/tiny_slow.json", "--max-batch", "1",
+                               "--queue", "1", "--decode-threads", "1", NULL});
+    enum { N = 10 };
+    static struct rest_call calls[N];
+    for (int i = 0; i < N; i++) {
+        calls[i] = (struct rest_call){.port = s.port, .jpeg = white, .len = wlen};
+        assert_int_equal(pthread_create(&calls[i].thread, NULL, rest_call_main, &calls[i]), 0);
+    }
+    int ok = 0, overloaded = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(calls[i].thread, NULL);
+        cJSON *j = cJSON_Parse(calls[i].body);
+        const cJSON *code = j ? cJSON_GetObjectItemCaseSensitive(j, "code") : NULL;
+        if (calls[i].status == 200 && j && !strcmp(e2e_type(j), "result"))
+            ok++;
+        else if (calls[i].status == 503 && cJSON_IsString(code) &&
+                 !strcmp(code->valuestring, "overloaded") &&
+                 strstr(calls[i].body, "queue is full"))
+            overloaded++;
+        else
+            fail_msg("request %d: status %d body %s", i, calls[i].status, calls[i].body);
+        cJSON_Delete(j);
+    }
+    printf("rest overload: %d results, %d overloaded of %d concurrent requests\n", ok, overloaded,
+           N);
+    assert_true(ok >= 1);
+    assert_true(overloaded >= 1);
+    /* The server goes on: a request after the burst is answered. */
+    static char body[65536];
+    assert_int_equal(tu_http(s.port, "POST", "/v1/classify", NULL, e2e_photo[0], e2e_photo_len[0],
+                             body, sizeof body),
+                     200);
+    get_metrics(s.port, body, sizeof body);
+    assert_int_equal((int)metric(body, "framewire_frames_total{outcome=\"result\"}"), ok + 1);
+    assert_int_equal((int)metric(body, "framewire_frames_total{outcome=\"error\"}"), overloaded);
+    stop(&s);
+    free(white);
+}
+
+/* SIGTERM: in-flight frames are answered, WebSockets close with 1001, exit status 0; with a drain
+ * timeout too short to finish, the rest are answered dropped/shutdown. */
 static void test_graceful_drain(void **state)
 {
     (void)state;
@@ -580,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_stale_frames),
         cmocka_unit_test(test_ping_and_stats),
         cmocka_unit_test(test_rest_and_health),
+        cmocka_unit_test(test_rest_overloaded),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_origin_and_token),
         cmocka_unit_test(test_graceful_drain),
