@@ -48,6 +48,10 @@ struct fw_pipeline {
     int q_len;
     fw_job **waiting;    /* [max_sessions]: a session's job in the FIFO (latest wins) */
     uint64_t head, tail; /* ring: slots [head, tail) are claimed */
+    uint64_t infer_end;  /* slots [head, infer_end) are in the running batch; == head when idle */
+    int64_t infer_until_us; /* when the running batch should end (estimate) */
+    int64_t *batch_est_us;  /* [max_batch + 1]: recent forward time by batch size, 0 = unknown */
+    int64_t fill_est_us;    /* recent decode + preprocess time of one frame */
     int stop;
     int model_state; /* 0 loading, 1 ready, -1 failed */
     char model_err[1024];
@@ -156,6 +160,67 @@ struct worker_arg {
     int index;
 };
 
+/* Decodes and preprocesses sl->job into ring slot s, then marks it READY or FAILED. Called by a
+ * decode worker without {lock}, on a slot it has just set FILLING. */
+static void fill_slot(fw_pipeline *p, fw_decoder *dec, int s)
+{
+    struct slot *sl = &p->slots[s];
+    fw_job *job = sl->job;
+    sl->decode_start_us = fw_now_us();
+    const uint8_t *rgb = NULL;
+    fw_decode_info info;
+    sl->msg[0] = 0;
+    sl->err = fw_decode_jpeg(dec, job->jpeg, job->jpeg_len, &p->cfg.limits, p->min_w, p->min_h,
+                             &rgb, &info, sl->msg, sizeof sl->msg);
+    sl->decode_end_us = fw_now_us();
+    /* The JPEG bytes are no longer needed: give the memory back early. */
+    free(job->buf);
+    job->buf = NULL;
+    job->jpeg = NULL;
+    if (sl->err == FW_OK &&
+        fw_preprocess(rgb, info.w, info.h, &p->pre, p->ring + (size_t)s * p->item_floats) != 0) {
+        sl->err = FW_ERR_INTERNAL;
+        snprintf(sl->msg, sizeof sl->msg, "preprocessing failed for a %dx%d image", info.w, info.h);
+    }
+    sl->preprocess_end_us = fw_now_us();
+
+    pthread_mutex_lock(&p->lock);
+    if (sl->err == FW_OK) {
+        int64_t took = sl->preprocess_end_us - sl->decode_start_us;
+        p->fill_est_us = p->fill_est_us ? (3 * p->fill_est_us + took) / 4 : took;
+    }
+    sl->state = sl->err == FW_OK ? SLOT_READY : SLOT_FAILED;
+    pthread_cond_signal(&p->ready_cv);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* A realtime frame waiting in the FIFO whose session already has a prepared frame in the ring,
+ * ready for the next batch, and time enough to decode the newer one before the running batch
+ * ends: returns the ring slot to refill and sets *job to the newer frame (still in the FIFO);
+ * -1 when there is none. Only the session's newest prepared slot is refilled, so its answers stay
+ * in frame order. {lock} held. */
+static int refresh_candidate(fw_pipeline *p, fw_job **job)
+{
+    if (p->infer_end == p->head || fw_now_us() + p->fill_est_us > p->infer_until_us)
+        return -1;
+    for (fw_job *j = p->q_head; j; j = j->next) {
+        if (!j->latest_wins)
+            continue;
+        for (uint64_t i = p->tail; i-- > p->infer_end;) {
+            int s = (int)(i % (uint64_t)p->ring_slots);
+            const fw_job *old = p->slots[s].job;
+            if (old->slot != j->slot || old->gen != j->gen)
+                continue;
+            if (p->slots[s].state == SLOT_READY && old->latest_wins) {
+                *job = j;
+                return s;
+            }
+            break; /* the newest is still being filled, or failed: leave the session alone */
+        }
+    }
+    return -1;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
@@ -165,52 +230,51 @@ static void *worker_main(void *arg)
 
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (!p->stop && (!p->q_head || p->tail - p->head >= (uint64_t)p->ring_limit))
+        fw_job *job = NULL;
+        int refill = -1;
+        while (!p->stop) {
+            if (p->q_head && p->tail - p->head < (uint64_t)p->ring_limit) {
+                job = p->q_head;
+                break;
+            }
+            if (p->q_head && (refill = refresh_candidate(p, &job)) >= 0)
+                break;
             pthread_cond_wait(&p->work_cv, &p->lock);
+        }
         if (p->stop) {
             pthread_mutex_unlock(&p->lock);
             break;
         }
-        fw_job *job = p->q_head;
         q_remove(p, job);
+        fw_outmsg *h = NULL, *t = NULL;
         if (job->stale_at_us && fw_now_us() > job->stale_at_us) {
             /* Too old to be worth decoding: answer at once, without a ring slot. */
             pthread_mutex_unlock(&p->lock);
-            fw_outmsg *h = NULL, *t = NULL;
             append(&h, &t, fw_msg_dropped(job->frame_id, FW_ANS_DROPPED_STALE), job);
             fw_job_free(job);
             push_results(p, h, t);
             continue;
         }
-        int s = (int)(p->tail++ % (uint64_t)p->ring_slots);
-        struct slot *sl = &p->slots[s];
-        sl->state = SLOT_FILLING;
-        sl->job = job;
-        pthread_mutex_unlock(&p->lock);
-
-        sl->decode_start_us = fw_now_us();
-        const uint8_t *rgb = NULL;
-        fw_decode_info info;
-        sl->msg[0] = 0;
-        sl->err = fw_decode_jpeg(dec, job->jpeg, job->jpeg_len, &p->cfg.limits, p->min_w, p->min_h,
-                                 &rgb, &info, sl->msg, sizeof sl->msg);
-        sl->decode_end_us = fw_now_us();
-        /* The JPEG bytes are no longer needed: give the memory back early. */
-        free(job->buf);
-        job->buf = NULL;
-        job->jpeg = NULL;
-        if (sl->err == FW_OK && fw_preprocess(rgb, info.w, info.h, &p->pre,
-                                              p->ring + (size_t)s * p->item_floats) != 0) {
-            sl->err = FW_ERR_INTERNAL;
-            snprintf(sl->msg, sizeof sl->msg, "preprocessing failed for a %dx%d image", info.w,
-                     info.h);
+        int s;
+        fw_job *superseded = NULL;
+        if (refill >= 0) {
+            /* Latest frame wins, also in the ring: the newer frame takes the prepared one's slot
+             * while the running batch still has time left. */
+            s = refill;
+            superseded = p->slots[s].job;
+        } else {
+            s = (int)(p->tail++ % (uint64_t)p->ring_slots);
         }
-        sl->preprocess_end_us = fw_now_us();
-
-        pthread_mutex_lock(&p->lock);
-        sl->state = sl->err == FW_OK ? SLOT_READY : SLOT_FAILED;
-        pthread_cond_signal(&p->ready_cv);
+        p->slots[s].state = SLOT_FILLING;
+        p->slots[s].job = job;
         pthread_mutex_unlock(&p->lock);
+        if (superseded) {
+            append(&h, &t, fw_msg_dropped(superseded->frame_id, FW_ANS_DROPPED_SUPERSEDED),
+                   superseded);
+            fw_job_free(superseded);
+            push_results(p, h, t);
+        }
+        fill_slot(p, dec, s);
     }
     return NULL;
 }
@@ -349,10 +413,15 @@ static void *infer_main(void *arg)
                 n = ready_run(p, s0);
             }
         }
+        p->infer_end = p->head + (uint64_t)n;
+        p->infer_until_us = fw_now_us() + p->batch_est_us[n];
+        if (p->q_len > 0)
+            pthread_cond_broadcast(&p->work_cv); /* prepared frames may be refreshed now */
         pthread_mutex_unlock(&p->lock);
 
         fw_outmsg *h = NULL, *t = NULL;
         struct slot *first = &p->slots[s0];
+        int64_t took = 0;
         if (first->state == SLOT_FAILED) {
             append(&h, &t, fw_msg_error(1, first->job->frame_id, first->err, first->msg),
                    first->job);
@@ -361,6 +430,7 @@ static void *infer_main(void *arg)
             int rc = fw_model_run(&model, p->ring + (size_t)s0 * p->item_floats, n, probs, err,
                                   sizeof err);
             int64_t t1 = fw_now_us();
+            took = rc == 0 ? t1 - t0 : 0;
             for (int i = 0; i < n; i++) {
                 struct slot *sl = &p->slots[s0 + i];
                 fw_job *job = sl->job;
@@ -393,6 +463,9 @@ static void *infer_main(void *arg)
             sl->state = SLOT_FREE;
         }
         p->head += (uint64_t)n;
+        p->infer_end = p->head;
+        if (took > 0)
+            p->batch_est_us[n] = p->batch_est_us[n] ? (3 * p->batch_est_us[n] + took) / 4 : took;
         pthread_cond_broadcast(&p->work_cv);
         pthread_mutex_unlock(&p->lock);
         push_results(p, h, t);
@@ -416,6 +489,7 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
         return NULL;
     }
     p->cfg = *cfg;
+    p->batch_est_us = calloc((size_t)cfg->max_batch + 1, sizeof *p->batch_est_us);
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->res_lock, NULL);
     pthread_cond_init(&p->work_cv, NULL);
@@ -426,6 +500,10 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&p->start_cv, NULL);
 
+    if (!p->batch_est_us) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
     if (pthread_create(&p->infer, NULL, infer_main, p) != 0) {
         snprintf(err, errlen, "cannot start the inference thread");
         goto err;
@@ -494,6 +572,7 @@ const fw_model_info *fw_pipeline_model(const fw_pipeline *p)
 fw_err fw_pipeline_submit(fw_pipeline *p, fw_job *job, int latest_wins, fw_job **superseded)
 {
     *superseded = NULL;
+    job->latest_wins = latest_wins;
     pthread_mutex_lock(&p->lock);
     fw_job *old = (int)job->slot < p->cfg.max_sessions ? p->waiting[job->slot] : NULL;
     if (old && old->gen != job->gen)
@@ -577,6 +656,7 @@ void fw_pipeline_stop(fw_pipeline *p)
         fw_decoder_free(p->decoders[i]);
     free(p->decoders);
     free(p->waiting);
+    free(p->batch_est_us);
     free(p->workers);
     free(p->slots);
     free(p->ring);

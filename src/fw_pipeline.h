@@ -8,7 +8,13 @@
  * Otherwise the worker claims the next slot of a ring of preprocessed inputs (one contiguous float
  * array) and decodes and preprocesses straight into it; at most 2 x max_batch slots are claimed at
  * once (one batch in inference, the next being prepared), so frames beyond that wait in the FIFO
- * where they can still be superseded. The inference thread takes the longest run
+ * where they can still be superseded. Latest frame wins in the ring too: while a batch runs, a
+ * worker with nothing else to do takes a realtime session's newer frame from the FIFO and decodes
+ * it into the slot of that session's prepared frame (the newest one, so answers stay in frame
+ * order), answering the prepared one `dropped: superseded`, as long as the running batch's
+ * expected end (recent forward time at that batch size) leaves time for the decode (recent decode
+ * time). So under overload a batch starts with frames at most about one frame interval old rather
+ * than a whole batch time. The inference thread takes the longest run
  * of consecutive ready slots from the ring's head (up to max_batch, never wrapping), waiting up to
  * max_delay_us after the head became ready for more to join while more are on the way, runs them
  * as one batch straight from the ring, and frees them. A slot whose decode failed becomes an error
@@ -55,6 +61,7 @@ typedef struct fw_job {
     uint64_t frame_id;
     uint64_t capture_us;
     int top_k;
+    int latest_wins;         /* internal: set by fw_pipeline_submit */
     int64_t arrival_us;      /* fw_now_us() when the whole message had arrived */
     int64_t arrival_wall_us; /* fw_wall_us() at the same moment */
     int64_t stale_at_us;     /* fw_now_us() after which it is dropped as stale; 0 = never */
@@ -82,8 +89,10 @@ const fw_model_info *fw_pipeline_model(const fw_pipeline *p);
 /* Hands a job to the pipeline. FW_OK: the pipeline owns it and will answer it exactly once.
  * With latest_wins, a job of the same session (slot and gen) still waiting for a decode worker is
  * replaced by this one, in its place in the FIFO, and returned in *superseded (the caller owns it
- * and must answer it); otherwise *superseded is NULL. FW_ERR_OVERLOADED: the FIFO is full; the
- * caller still owns the job. */
+ * and must answer it); otherwise *superseded is NULL. A latest_wins job may also, later, replace
+ * its session's prepared frame in the ring (see DESIGN); that one is answered by the pipeline,
+ * `dropped: superseded`, through the answer list. FW_ERR_OVERLOADED: the FIFO is full; the caller
+ * still owns the job. */
 fw_err fw_pipeline_submit(fw_pipeline *p, fw_job *job, int latest_wins, fw_job **superseded);
 
 /* Frees the jobs of session (slot, gen) that still wait for a decode worker (its connection has

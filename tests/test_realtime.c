@@ -1,7 +1,8 @@
 /* test_realtime.c - end to end, the real-time behaviour of the real framewire binary: the realtime
  * and lossless policies past saturation with frame-by-frame accounting, the freshness budget,
- * clock sync, stats, /readyz and /metrics, the REST endpoints, TLS, origin and token checks, and
- * the graceful drain on SIGTERM. */
+ * latest-frame-wins in the ring of prepared frames, clock sync, stats, /readyz and /metrics, the
+ * REST endpoints (and their 503 past a full queue), TLS, origin and token checks, and the graceful
+ * drain on SIGTERM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <turbojpeg.h>
 
@@ -501,11 +503,12 @@ static int drain_answers(fw_client *c, int n, int *results, int *dropped)
     return answers;
 }
 
-/* A small white JPEG: tiny_slow (models/make_tiny_model.py) stalls on every batch holding one. */
-static uint8_t *white_jpeg(size_t *len)
+/* A small JPEG of one grey level v; a white one (255) makes tiny_slow (models/make_tiny_model.py)
+ * stall on every batch holding it. */
+static uint8_t *solid_jpeg(int v, size_t *len)
 {
     static uint8_t px[64 * 64 * 3];
-    memset(px, 255, sizeof px);
+    memset(px, v, sizeof px);
     tjhandle h = tjInitCompress();
     unsigned char *buf = NULL;
     unsigned long n = 0;
@@ -516,6 +519,72 @@ static uint8_t *white_jpeg(size_t *len)
     tjFree(buf);
     *len = n;
     return out;
+}
+
+static uint8_t *white_jpeg(size_t *len)
+{
+    return solid_jpeg(255, len);
+}
+
+/* Latest frame wins in the ring too: a realtime frame already decoded for the next batch is
+ * replaced by newer frames of its session while the running batch (a stall of tiny_slow) goes
+ * on, so the next batch runs the newest frame. Max batch 1: one frame in inference, one
+ * prepared. */
+static void test_ring_supersede(void **state)
+{
+    (void)state;
+    size_t wlen, glen;
+    uint8_t *white = white_jpeg(&wlen), *grey = solid_jpeg(128, &glen);
+    tu_server s;
+    start(&s, (const char *[]){"--model", FW_TEST_MODEL_DIR "/tiny_slow.json", "--max-batch", "1",
+                               "--decode-threads", "1", "--stats-interval-ms", "0", NULL});
+    fw_client *c = e2e_connect(s.port);
+    cJSON_Delete(e2e_hello(c));
+    /* Frame 0: one stall, so the server knows how long a stalled batch takes. */
+    fw_client_send_frame(c, 0, 0, white, wlen);
+    cJSON *m = e2e_next(c);
+    assert_string_equal(e2e_type(m), "result");
+    cJSON_Delete(m);
+    /* Frame 1 stalls; frames 2..9 arrive during the stall, 5 ms apart. */
+    enum { N = 10 };
+    fw_client_send_frame(c, 1, 0, white, wlen);
+    fw_client_flush(c, 5000);
+    for (int f = 2; f < N; f++) {
+        nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+        fw_client_send_frame(c, (uint64_t)f, 0, grey, glen);
+        fw_client_flush(c, 5000);
+    }
+    int outcome[N] = {0}, answers = 0;
+    while (answers < N - 1) {
+        m = e2e_next(c);
+        uint64_t id = e2e_u64(m, "frame_id");
+        assert_true(id >= 1 && id < N);
+        if (outcome[id])
+            fail_msg("frame %" PRIu64 " answered twice", id);
+        if (!strcmp(e2e_type(m), "result")) {
+            outcome[id] = OUT_RESULT;
+        } else {
+            assert_string_equal(e2e_type(m), "dropped");
+            assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "reason")->valuestring,
+                                "superseded");
+            outcome[id] = OUT_DROPPED;
+        }
+        answers++;
+        cJSON_Delete(m);
+    }
+    printf("ring supersede:");
+    for (int f = 1; f < N; f++)
+        printf(" %d:%s", f, outcome[f] == OUT_RESULT ? "result" : "dropped");
+    printf("\n");
+    assert_int_equal(outcome[1], OUT_RESULT);
+    /* Frame 2 was decoded into the ring at once (the ring had room); without superseding there
+     * it would have been the next batch's frame. */
+    assert_int_equal(outcome[2], OUT_DROPPED);
+    assert_int_equal(outcome[N - 1], OUT_RESULT);
+    fw_client_free(c);
+    stop(&s);
+    free(white);
+    free(grey);
 }
 
 /* One REST request of test_rest_overloaded, on its own thread. */
@@ -645,6 +714,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accounting_past_saturation),
         cmocka_unit_test(test_stale_frames),
+        cmocka_unit_test(test_ring_supersede),
         cmocka_unit_test(test_ping_and_stats),
         cmocka_unit_test(test_rest_and_health),
         cmocka_unit_test(test_rest_overloaded),
