@@ -136,7 +136,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return 0;
 }
 
-/* Runs the event loop until done(c) or the deadline. */
 /* Runs the event loop until done(c) or the deadline; at least one pass even with timeout 0, so
  * that queued messages go out and what has arrived is read. */
 static void service_until(fw_client *c, int timeout_ms, int (*done)(const fw_client *))
