@@ -235,6 +235,41 @@ int tu_http_get(int port, const char *path, char *body, size_t bodylen)
     return tu_http(port, "GET", path, NULL, NULL, 0, body, bodylen);
 }
 
+long tu_tcp_exchange(int port, const void *req, size_t len, size_t split, int split_ms,
+                     char *resp, size_t cap, int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!split || split > len)
+        split = len;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, req, split, MSG_NOSIGNAL) != (ssize_t)split) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (split < len) {
+        struct timespec ts = {split_ms / 1000, (long)(split_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        /* The server may have closed already: that is an answer too. */
+        (void)send(fd, (const char *)req + split, len - split, MSG_NOSIGNAL);
+    }
+    size_t have = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (have + 1 >= cap || poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t r = read(fd, resp + have, cap - 1 - have);
+        if (r <= 0)
+            break;
+        have += (size_t)r;
+    }
+    close(fd);
+    resp[have] = 0;
+    return (long)have;
+}
+
 int tu_http(int port, const char *method, const char *path, const char *headers,
             const void *req_body, size_t req_len, char *body, size_t bodylen)
 {
@@ -266,13 +301,19 @@ int tu_http(int port, const char *method, const char *path, const char *headers,
             break;
         off += (size_t)w;
     }
-    static char resp[1 << 20];
+    /* Per call, not static: tests call this from several threads at once. */
+    enum { RESP_CAP = 1 << 20 };
+    char *resp = malloc(RESP_CAP);
+    if (!resp) {
+        close(fd);
+        return -1;
+    }
     size_t have = 0;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 10000) <= 0)
+        if (have + 1 >= RESP_CAP || poll(&p, 1, 10000) <= 0)
             break;
-        ssize_t r = read(fd, resp + have, sizeof resp - 1 - have);
+        ssize_t r = read(fd, resp + have, RESP_CAP - 1 - have);
         if (r <= 0)
             break;
         have += (size_t)r;
@@ -289,5 +330,6 @@ int tu_http(int port, const char *method, const char *path, const char *headers,
     sscanf(resp, "HTTP/1.1 %d", &status);
     const char *b = strstr(resp, "\r\n\r\n");
     snprintf(body, bodylen, "%s", b ? b + 4 : "");
+    free(resp);
     return status;
 }

@@ -38,6 +38,12 @@ int tu_server_run_to_exit(const char *const *args, char *out, size_t outlen, int
 /* A plain HTTP GET to 127.0.0.1:port; returns the status code, body in body. */
 int tu_http_get(int port, const char *path, char *body, size_t bodylen);
 
+/* Sends `len` raw bytes to 127.0.0.1:port (the first `split` of them, then after split_ms the
+ * rest; split 0: all at once) and reads what comes back until the server closes or timeout_ms
+ * pass without data; returns the bytes read (NUL-terminated in resp), -1 on error. */
+long tu_tcp_exchange(int port, const void *req, size_t len, size_t split, int split_ms,
+                     char *resp, size_t cap, int timeout_ms);
+
 /* Any HTTP/1.1 request; headers: extra header lines, each ending in \r\n (or NULL). */
 int tu_http(int port, const char *method, const char *path, const char *headers,
             const void *req_body, size_t req_len, char *body, size_t bodylen);
