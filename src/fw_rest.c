@@ -82,10 +82,25 @@ static int status_for(const fw_outmsg *m, const char *payload)
 void fw_rest_deliver(struct fw_server *s, fw_endpoint *ep, fw_outmsg *m)
 {
     struct fw_rest_pss *rp = (struct fw_rest_pss *)ep;
+    if (!ep->inflight) { /* already answered: the drain ran out of time (fw_rest_abandon) */
+        fw_outmsg_free(m);
+        return;
+    }
     ep->inflight = 0;
     fw_server_unregister(s, ep);
     respond(rp, status_for(m, (const char *)m->payload), (const char *)m->payload, m->len);
     fw_outmsg_free(m);
+}
+
+void fw_rest_abandon(struct fw_server *s, fw_endpoint *ep)
+{
+    struct fw_rest_pss *rp = (struct fw_rest_pss *)ep;
+    if (!ep->inflight)
+        return;
+    ep->inflight = 0;
+    /* Stays registered until the answer is written, so the server's last loop waits for it. */
+    respond_error(s, rp, HTTP_STATUS_SERVICE_UNAVAILABLE, FW_ERR_OVERLOADED,
+                  "the server is shutting down (its drain timed out before this image's turn)");
 }
 
 static void models_json(struct fw_server *s, struct fw_rest_pss *rp)
@@ -206,6 +221,8 @@ int fw_rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         char uri[128] = "";
         int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
         lws_hdr_copy(wsi, uri, sizeof uri, is_post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI);
+        /* An answer made here, before the body: lws still reads the body (by Content-Length or
+         * chunks) before the next request on the connection (tested in test_realtime). */
         if (!fw_server_token_ok(s, wsi)) {
             respond_error(s, rp, HTTP_STATUS_UNAUTHORIZED, FW_ERR_UNAUTHORIZED,
                           "a bearer token is required (Authorization: Bearer ... or ?token=)");
@@ -277,6 +294,7 @@ int fw_rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
                 return 0;
             }
             rp->ready = 0;
+            fw_server_unregister(s, &rp->ep); /* answered at shutdown (fw_rest_abandon) */
             /* A body we did not read (413 before it arrived) leaves the connection unusable. */
             if (rp->too_large || lws_http_transaction_completed(wsi))
                 return -1;

@@ -80,6 +80,16 @@ void fw_server_deliver(struct fw_server *s)
         }
         m = next;
     }
+    /* Answers came back, so the queue may have room for the frames lossless sessions hold. */
+    uint32_t cap = fw_sessions_capacity(s->sessions);
+    for (uint32_t k = 0; k < cap && s->held_sessions > 0; k++) {
+        uint32_t i = (s->held_cursor + k) % cap;
+        fw_endpoint *ep = fw_sessions_at(s->sessions, i);
+        if (ep && ep->kind == FW_EP_WS && fw_ws_retry_held(s, ep) != 0) {
+            s->held_cursor = i; /* still full: this one goes first next time */
+            break;
+        }
+    }
 }
 
 /* Compares without an early exit, so the time taken does not tell how much of a guess was
@@ -308,12 +318,14 @@ int fw_server_run(fw_server *s)
     int timed_out = !all_answered(s);
 
     /* Close every WebSocket with 1001 after what is queued; frames still in the pipeline (the
-     * drain timed out) are answered dropped/shutdown first. */
+     * drain timed out) are answered dropped/shutdown first, pending REST requests 503. */
     for (uint32_t i = 0; i < fw_sessions_capacity(s->sessions); i++) {
         fw_endpoint *ep = fw_sessions_at(s->sessions, i);
         if (ep && ep->kind == FW_EP_WS) {
             fw_ws_abandon_inflight(s, ep);
             fw_ws_close_later(ep, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+        } else if (ep) {
+            fw_rest_abandon(s, ep);
         }
     }
     deadline = fw_now_us() + 2000000;

@@ -42,6 +42,8 @@ struct fw_server {
     fw_sessions *sessions;
     uint64_t next_session_id;
     uint64_t next_rest_id;
+    int held_sessions;    /* lossless sessions holding a frame the full queue refused */
+    uint32_t held_cursor; /* where the next retry round starts, so no session is always last */
     fw_metrics metrics;
     lws_sorted_usec_list_t drain_sul;
 
@@ -78,6 +80,9 @@ size_t fw_ws_session_size(void);
 void fw_ws_deliver(struct fw_server *s, fw_endpoint *ep, fw_outmsg *m);
 /* 1 when the session has nothing in flight and nothing left to send. */
 int fw_ws_idle(const fw_endpoint *ep);
+/* Hands a lossless session's held frame (refused by a full queue) to the pipeline again.
+ * 0 when it went in or there was none, -1 when the queue is still full. */
+int fw_ws_retry_held(struct fw_server *s, fw_endpoint *ep);
 /* Answers every frame still in the pipeline with dropped/shutdown (the drain ran out of time). */
 void fw_ws_abandon_inflight(struct fw_server *s, fw_endpoint *ep);
 /* Closes the session with `code` at its next WRITEABLE (after what is queued). */
@@ -96,5 +101,7 @@ int fw_rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
                      size_t len);
 size_t fw_rest_session_size(void);
 void fw_rest_deliver(struct fw_server *s, fw_endpoint *ep, fw_outmsg *m);
+/* Answers a pending classification 503 (the drain ran out of time before its result). */
+void fw_rest_abandon(struct fw_server *s, fw_endpoint *ep);
 
 #endif /* FW_SERVER_PRIV_H */

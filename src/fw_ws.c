@@ -8,7 +8,10 @@
  * in lossless mode frames in the pipeline plus unsent answers reach max_inflight and the server
  * stops reading the socket until answers have gone out (that is what makes it lossless); in
  * realtime mode newer frames supersede waiting ones, and only unsent answers (a client that does
- * not read) pause the socket (see pending()). */
+ * not read) pause the socket (see pending()). A lossless frame that finds the pipeline's queue
+ * (all sessions together) full is not refused: the session holds it, stops reading, and hands it
+ * over again when answers come back (fw_ws_retry_held), so lossless means no drops and no
+ * `overloaded` errors, only back-pressure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,7 @@ struct fw_pss {
     fw_outmsg *out_head, *out_tail;
     int out_len;    /* messages queued to send */
     int rx_paused;  /* lws_rx_flow_control(wsi, 0) in force */
+    fw_job *held;   /* lossless: a frame the full queue could not take yet (counted in ids) */
     int close_code; /* close with this at the next WRITEABLE (0: none) */
     char close_reason[64];
 
@@ -75,10 +79,10 @@ static void update_flow(struct fw_server *s, struct fw_pss *pss)
     if (pss->close_code)
         return; /* closing: reads and discards */
     int pending_now = pending(pss);
-    if (!pss->rx_paused && pending_now >= s->cfg.max_inflight) {
+    if (!pss->rx_paused && (pending_now >= s->cfg.max_inflight || pss->held)) {
         pss->rx_paused = 1;
         lws_rx_flow_control(pss->ep.wsi, 0);
-    } else if (pss->rx_paused && pending_now < s->cfg.max_inflight) {
+    } else if (pss->rx_paused && pending_now < s->cfg.max_inflight && !pss->held) {
         pss->rx_paused = 0;
         lws_rx_flow_control(pss->ep.wsi, 1);
     }
@@ -171,9 +175,34 @@ void fw_ws_close_later(fw_endpoint *ep, int code, const char *reason)
     lws_callback_on_writable(ep->wsi);
 }
 
+/* Frees the held frame, if any (its id stays in ids: whoever calls this answers it). */
+static void drop_held(struct fw_server *s, struct fw_pss *pss)
+{
+    if (!pss->held)
+        return;
+    fw_job_free(pss->held);
+    pss->held = NULL;
+    s->held_sessions--;
+}
+
+int fw_ws_retry_held(struct fw_server *s, fw_endpoint *ep)
+{
+    struct fw_pss *pss = pss_of(ep);
+    if (!pss->held)
+        return 0;
+    fw_job *none = NULL;
+    if (fw_pipeline_submit(s->pipe, pss->held, 0, &none) != FW_OK)
+        return -1;
+    pss->held = NULL;
+    s->held_sessions--;
+    update_flow(s, pss);
+    return 0;
+}
+
 void fw_ws_abandon_inflight(struct fw_server *s, fw_endpoint *ep)
 {
     struct fw_pss *pss = pss_of(ep);
+    drop_held(s, pss);
     while (ep->inflight > 0) {
         uint64_t id = pss->ids[--ep->inflight];
         answer(s, pss, fw_msg_dropped(id, FW_ANS_DROPPED_SHUTDOWN));
@@ -193,7 +222,9 @@ static int64_t stale_at(struct fw_pss *pss, uint64_t capture_us, int64_t arrival
     if (pss->policy != FW_POLICY_REALTIME || pss->max_age_ms <= 0)
         return 0;
     int64_t age = 0;
-    if (capture_us) {
+    /* Stamps past 2^53 us (what a JavaScript number holds exactly; the year 2255) cannot be a
+     * clock reading: such a frame's age is unknown, and the subtraction below cannot overflow. */
+    if (capture_us && capture_us <= 9007199254740991ull) {
         int64_t delta = arrival_wall_us - (int64_t)capture_us;
         if (!pss->have_offset || delta < pss->min_offset_us) {
             pss->min_offset_us = delta;
@@ -251,6 +282,13 @@ static void handle_binary(struct fw_server *s, struct fw_pss *pss)
     job->buf = fw_buf_take(&pss->rx);
     fw_job *old = NULL;
     if (fw_pipeline_submit(s->pipe, job, pss->policy == FW_POLICY_REALTIME, &old) != FW_OK) {
+        if (pss->policy == FW_POLICY_LOSSLESS && !pss->held) {
+            /* Back-pressure instead of an error: hold it, stop reading, retry on answers. */
+            pss->held = job;
+            s->held_sessions++;
+            update_flow(s, pss);
+            return;
+        }
         ids_remove(pss, id);
         fw_job_free(job);
         answer_error(s, pss, 1, id, FW_ERR_OVERLOADED, "the server's decode queue is full");
@@ -324,9 +362,13 @@ static void stats_tick(lws_sorted_usec_list_t *sul)
 {
     struct fw_pss *pss = lws_container_of(sul, struct fw_pss, stats_sul);
     struct fw_server *s = fw_server_of(pss->ep.wsi);
-    fw_stats_info st;
-    fw_stats_take(&pss->stats, fw_now_us(), &st);
-    enqueue(s, pss, fw_msg_stats(&st));
+    /* A client that does not read its answers gets no more stats until it does (they would
+     * pile up while its socket is paused); the next one covers the time since the last. */
+    if (pss->out_len < s->cfg.max_inflight) {
+        fw_stats_info st;
+        fw_stats_take(&pss->stats, fw_now_us(), &st);
+        enqueue(s, pss, fw_msg_stats(&st));
+    }
     lws_sul_schedule(lws_get_context(pss->ep.wsi), 0, &pss->stats_sul, stats_tick,
                      (lws_usec_t)s->cfg.stats_interval_ms * 1000);
 }
@@ -444,6 +486,7 @@ int fw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             lws_sul_cancel(&pss->stats_sul);
         if (pss->ep.registered && s->pipe)
             fw_pipeline_cancel_session(s->pipe, pss->ep.slot, pss->ep.gen);
+        drop_held(s, pss);
         if (pss->ep.registered)
             fw_recorder_session_close(s->rec, pss->session_id);
         fw_server_unregister(s, &pss->ep);

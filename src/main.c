@@ -15,13 +15,18 @@
 
 #define MAX_ORIGINS 32
 
-static fw_server *g_server;
+/* Written by main, read by the signal handler: a stop asked for while the model still loads
+ * (g_server not yet set) is remembered in g_stop and honoured once the server exists. */
+static fw_server *volatile g_server;
+static volatile sig_atomic_t g_stop;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    if (g_server)
-        fw_server_request_stop(g_server);
+    g_stop = 1;
+    fw_server *s = g_server;
+    if (s)
+        fw_server_request_stop(s);
 }
 
 static void usage(FILE *f, const char *argv0)
@@ -77,7 +82,9 @@ static void usage(FILE *f, const char *argv0)
         "Limits:\n"
         "      --max-message-bytes N  larger messages close with 1009, REST bodies get 413\n"
         "                           (default %zu)\n"
-        "      --max-pixels N       largest declared JPEG width*height (default %llu)\n"
+        "      --max-pixels N       largest declared JPEG width*height (default %llu,\n"
+        "                           at most 268435456: each decode thread keeps a buffer\n"
+        "                           of 3 bytes per pixel)\n"
         "      --max-inflight N     per session: unanswered frames before the server stops\n"
         "                           reading the socket (default %d)\n"
         "      --max-clients N      WebSocket sessions plus pending REST requests (default %d)\n"
@@ -261,7 +268,7 @@ int main(int argc, char **argv)
             cfg.max_message_bytes = (size_t)num_arg("max-message-bytes", optarg, 64, 1LL << 30);
             break;
         case OPT_MAX_PIX:
-            cfg.pipeline.limits.max_pixels = (uint64_t)num_arg("max-pixels", optarg, 1, 1LL << 32);
+            cfg.pipeline.limits.max_pixels = (uint64_t)num_arg("max-pixels", optarg, 1, 1LL << 28);
             break;
         case OPT_MAX_INFLIGHT:
             cfg.max_inflight = (int)num_arg("max-inflight", optarg, 1, 4096);
@@ -300,6 +307,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* Handlers first: SIGTERM during the model's load (seconds) must stop cleanly too. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     char err[1024];
     fw_server *s = fw_server_new(&cfg, err, sizeof err);
     if (!s) {
@@ -314,13 +330,8 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     g_server = s;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (g_stop) /* asked for before g_server was set */
+        fw_server_request_stop(s);
 
     int timed_out = fw_server_run(s);
     g_server = NULL;
