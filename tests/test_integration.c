@@ -208,7 +208,7 @@ static void test_bad_frames_do_not_disturb_others(void **state)
                 break;
             }
         p = framed(102, good, cut, &l);
-        CASE("header only", p, l, NULL, 102);
+        CASE("header only", p, l, "bad_jpeg_header", 102);
     }
     {
         uint8_t *flip = malloc(glen);
@@ -237,6 +237,8 @@ static void test_bad_frames_do_not_disturb_others(void **state)
     p = malloc(16);
     memcpy(p, "hello, not jpeg!", 16);
     CASE("text bytes", p, 16, "not_jpeg", 0);
+    p = malloc(1); /* a WebSocket binary message of zero bytes */
+    CASE("zero-byte message", p, 0, "empty_frame", 0);
     p = framed(110, good, glen, &l);
     CASE("good after bad", p, l, NULL, 110);
     cases[nc - 1].photo = good;
@@ -303,7 +305,7 @@ static void test_bad_frames_do_not_disturb_others(void **state)
                 fail_msg("%s: expected a result, got %s", c->name, t);
             e2e_check_result(m, c->photo, c->photo_len, 5);
         } else {
-            /* header only / bit flips: an error or a result, but exactly one answer */
+            /* bit flips: an error or a result, but exactly one answer */
             assert_true(strcmp(t, "error") == 0 || strcmp(t, "result") == 0);
         }
         cJSON_Delete(m);

@@ -375,6 +375,29 @@ static void test_rest_and_health(void **state)
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(body, want[i]))
             fail_msg("/metrics lacks '%s'", want[i]);
+    /* A request answered before its body is read (bad top_k): the body, here itself an HTTP
+     * request, must not be taken for the next request, whether it comes with the headers or
+     * after the answer. */
+    static const char inner[] = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
+    char req[512];
+    int rn = snprintf(req, sizeof req,
+                      "POST /v1/classify?top_k=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Content-Length: %zu\r\n\r\n%s",
+                      sizeof inner - 1, inner);
+    static char raw[65536];
+    for (int late = 0; late < 2; late++) {
+        size_t split = late ? (size_t)rn - (sizeof inner - 1) : 0;
+        assert_true(tu_tcp_exchange(s.port, req, (size_t)rn, split, 300, raw, sizeof raw, 3000) >
+                    0);
+        assert_non_null(strstr(raw, "HTTP/1.1 400"));
+        int responses = 0;
+        for (const char *q = raw; (q = strstr(q, "HTTP/1.1 ")); q++)
+            responses++;
+        if (responses != 1)
+            fail_msg("one request (body %s), %d responses:\n%s", late ? "late" : "with it",
+                     responses, raw);
+    }
+    get_metrics(s.port, body, sizeof body);
     /* 8 results so far (7 photos + top_k=2), 4 failed bodies answered as errors + the 413. */
     assert_int_equal((int)metric(body, "framewire_frames_total{outcome=\"result\"}"),
                      e2e_nphotos + 2);
@@ -653,6 +676,57 @@ static void test_rest_overloaded(void **state)
     free(white);
 }
 
+/* Lossless sessions past a full decode queue (--queue 1, shared by all sessions): no frame is
+ * refused as overloaded or dropped; the sessions wait (back-pressure) and every frame gets its
+ * result, in order. */
+static void test_lossless_small_queue(void **state)
+{
+    (void)state;
+    tu_server s;
+    start(&s, (const char *[]){"--policy", "lossless", "--queue", "1", "--max-inflight", "4",
+                               "--decode-threads", "1", "--stats-interval-ms", "0", NULL});
+    enum { NS = 3, NF = 20 };
+    fw_client *c[NS];
+    int answers[NS] = {0};
+    for (int i = 0; i < NS; i++) {
+        c[i] = e2e_connect(s.port);
+        cJSON_Delete(e2e_hello(c[i]));
+    }
+    for (int f = 0; f < NF; f++)
+        for (int i = 0; i < NS; i++)
+            fw_client_send_frame(c[i], (uint64_t)f, 0, e2e_photo[big], e2e_photo_len[big]);
+    int64_t deadline = fw_now_us() + 120 * 1000000LL;
+    int done = 0;
+    while (done < NS && fw_now_us() < deadline) {
+        done = 0;
+        for (int i = 0; i < NS; i++) {
+            if (answers[i] == NF) {
+                done++;
+                continue;
+            }
+            cJSON *m = e2e_next_any(c[i], 20);
+            if (!m)
+                continue;
+            if (strcmp(e2e_type(m), "result") != 0)
+                fail_msg("stream %d: %s", i, cJSON_PrintUnformatted(m));
+            assert_int_equal(e2e_u64(m, "frame_id"), answers[i]); /* in order */
+            e2e_check_result(m, e2e_photo[big], e2e_photo_len[big], 5);
+            answers[i]++;
+            cJSON_Delete(m);
+        }
+    }
+    for (int i = 0; i < NS; i++) {
+        if (answers[i] != NF)
+            fail_msg("stream %d: %d of %d frames answered", i, answers[i], NF);
+        fw_client_free(c[i]);
+    }
+    static char txt[65536];
+    get_metrics(s.port, txt, sizeof txt);
+    assert_int_equal((int)metric(txt, "framewire_frames_total{outcome=\"result\"}"), NS * NF);
+    assert_int_equal((int)metric(txt, "framewire_frames_total{outcome=\"error\"}"), 0);
+    stop(&s);
+}
+
 /* SIGTERM: in-flight frames are answered, WebSockets close with 1001, exit status 0; with a drain
  * timeout too short to finish, the rest are answered dropped/shutdown. */
 static void test_graceful_drain(void **state)
@@ -686,6 +760,19 @@ static void test_graceful_drain(void **state)
             get_metrics(s.port, txt, sizeof txt);
         } while (metric(txt, "framewire_frames_received_total") < N && fw_now_us() < until);
         assert_int_equal((int)metric(txt, "framewire_frames_received_total"), N);
+        /* Round 1: a REST request waits behind the stalled frames when the drain gives up: it
+         * gets a 503, not a reset connection. */
+        static struct rest_call rest;
+        if (round == 1) {
+            rest = (struct rest_call){.port = s.port, .jpeg = white, .len = wlen};
+            assert_int_equal(pthread_create(&rest.thread, NULL, rest_call_main, &rest), 0);
+            do {
+                fw_client_service(c, 20);
+                get_metrics(s.port, txt, sizeof txt);
+            } while (metric(txt, "framewire_frames_received_total") < N + 1 &&
+                     fw_now_us() < until);
+            assert_int_equal((int)metric(txt, "framewire_frames_received_total"), N + 1);
+        }
         kill(s.pid, SIGTERM);
         int results, dropped;
         int answers = drain_answers(c, N, &results, &dropped);
@@ -704,6 +791,12 @@ static void test_graceful_drain(void **state)
             assert_int_equal(results, N);
         else
             assert_true(dropped > 0);
+        if (round == 1) {
+            pthread_join(rest.thread, NULL);
+            printf("drain round 1: REST status %d, %s\n", rest.status, rest.body);
+            assert_int_equal(rest.status, 503);
+            assert_non_null(strstr(rest.body, "shutting down"));
+        }
         fw_client_free(c);
     }
     free(white);
@@ -720,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_rest_overloaded),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_origin_and_token),
+        cmocka_unit_test(test_lossless_small_queue),
         cmocka_unit_test(test_graceful_drain),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
