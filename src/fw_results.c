@@ -225,6 +225,13 @@ static int compare_one(fw_cmp_report *r, const fw_cmp_options *opt, const struct
                        const struct rentry *n)
 {
     char why[160];
+    if (o->type == FW_SMSG_DROPPED || n->type == FW_SMSG_DROPPED) {
+        /* A drop is the stream policy's choice (superseded, stale, shutdown), not the model's
+         * answer: a camera recording made in realtime mode has them where a lossless replay has
+         * results. Such a frame says nothing about the model, either way. */
+        r->dropped++;
+        return 0;
+    }
     r->both++;
     if (o->type != n->type || (o->type != FW_SMSG_RESULT && strcmp(o->code, n->code) != 0)) {
         snprintf(why, sizeof why, "%s%s%s -> %s%s%s", outcome(o), o->code[0] ? " " : "", o->code,
@@ -302,6 +309,9 @@ void fw_cmp_print(FILE *f, const fw_cmp_report *r, const fw_cmp_options *opt)
 {
     fprintf(f, "compare: %zu frames in both (old %zu, new %zu; missing: %zu new, %zu old)\n",
             r->both, r->old_frames, r->new_frames, r->only_old, r->only_new);
+    if (r->dropped)
+        fprintf(f, "compare: %zu frames not compared: dropped by the stream policy in old or new\n",
+                r->dropped);
     fprintf(f, "compare: top-1 agreement %.2f%% (%zu of %zu; minimum %.2f%%)\n", r->agreement_pct,
             r->agree, r->both, opt->min_agreement_pct);
     if (r->max_prob_diff_seq)
@@ -324,6 +334,7 @@ void fw_cmp_print_json(FILE *f, const fw_cmp_report *r, const fw_cmp_options *op
     cJSON_AddNumberToObject(o, "old_frames", (double)r->old_frames);
     cJSON_AddNumberToObject(o, "new_frames", (double)r->new_frames);
     cJSON_AddNumberToObject(o, "both", (double)r->both);
+    cJSON_AddNumberToObject(o, "dropped", (double)r->dropped);
     cJSON_AddNumberToObject(o, "missing_new", (double)r->only_old);
     cJSON_AddNumberToObject(o, "missing_old", (double)r->only_new);
     cJSON_AddNumberToObject(o, "top1_agree", (double)r->agree);

@@ -51,10 +51,11 @@ typedef struct fw_cmp_diff {
 
 typedef struct fw_cmp_report {
     size_t old_frames, new_frames;
-    size_t both;          /* frames answered in both sets */
+    size_t both;          /* frames answered (result or error) in both sets: the compared ones */
+    size_t dropped;       /* frames in both sets, dropped in at least one: not compared */
     size_t only_old;      /* missing from the new set */
     size_t only_new;      /* missing from the old set */
-    size_t agree;         /* same top-1 class, or the same error code / drop reason */
+    size_t agree;         /* same top-1 class, or the same error code */
     double agreement_pct; /* agree / both * 100 (100 when both is 0) */
     double max_prob_diff; /* largest |p_new - p_old| of a class listed in both answers */
     uint64_t max_prob_diff_seq;

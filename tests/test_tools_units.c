@@ -494,6 +494,33 @@ static void test_compare(void **state)
     fw_cmp_report_free(&r);
     fw_rset_free(a);
     fw_rset_free(b);
+
+    /* A realtime camera recording (old) has drops where a lossless replay (new) has results:
+     * those frames are not compared, either way round, and do not fail the check; a frame
+     * missing from one side still does. */
+    a = fw_rset_new();
+    b = fw_rset_new();
+    add_line(a, R(1, "red", 0, 0.6, "dark", 3, 0.3));
+    add_line(a, "{\"seq\":2,\"type\":\"dropped\",\"frame_id\":2,\"reason\":\"superseded\"}");
+    add_line(a, R(3, "blue", 2, 0.5, "dark", 3, 0.4));
+    add_line(b, R(1, "red", 0, 0.6, "dark", 3, 0.3));
+    add_line(b, R(2, "dark", 3, 0.9, "red", 0, 0.1));
+    add_line(b, "{\"seq\":3,\"type\":\"dropped\",\"frame_id\":3,\"reason\":\"stale\"}");
+    o = fw_cmp_default_options();
+    assert_int_equal(fw_cmp_run(a, b, &o, &r), 0);
+    assert_true(r.pass);
+    assert_int_equal(r.both, 1);
+    assert_int_equal(r.dropped, 2);
+    assert_int_equal(r.agree, 1);
+    assert_int_equal(r.differ, 0);
+    fw_cmp_report_free(&r);
+    add_line(a, R(4, "red", 0, 0.6, "dark", 3, 0.3)); /* not in b */
+    assert_int_equal(fw_cmp_run(a, b, &o, &r), 0);
+    assert_false(r.pass);
+    assert_int_equal(r.only_old, 1);
+    fw_cmp_report_free(&r);
+    fw_rset_free(a);
+    fw_rset_free(b);
 #undef R
 }
 
