@@ -78,6 +78,12 @@ static void table_step(FILE *f, const fw_step *s, const fw_report *r)
     table_row(f, "    batch wait", &h->wait);
     table_row(f, "    infer", &h->infer);
     table_row(f, "  downlink", &h->downlink);
+    if (s->m_unanswered)
+        fprintf(f,
+                "note                %" PRIu64 " measured frames were never answered: the latency "
+                "rows cover answered frames only,\n                    so the true percentiles "
+                "are at least these\n",
+                s->m_unanswered);
     if (h->batch.total)
         fprintf(f, "batch size          mean %.2f, p50 %" PRId64 ", max %" PRId64 "\n",
                 fw_hist_mean(&h->batch), fw_hist_percentile(&h->batch, 50), h->batch.max);

@@ -2,7 +2,7 @@
  * at a target rate each (fw_loadgen.c), warm-up and duration, realtime or lossless; reports
  * throughput, drops and errors, latency percentiles from a log-linear histogram, the server's
  * per-stage breakdown and the uplink/downlink split; --sweep searches the highest rate per stream
- * that meets a p99 target. Outputs: table (stdout), JSON, CSV, HTML. See tools/README.md. */
+ * that meets a p99 target. Outputs: table (stdout), JSON, CSV, HTML. See docs/tools.md. */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 /* replay.c - `framewire-replay`: sends a recording, a JPEG directory, an MJPEG file or a video to
  * a framewire server, paced by the original timing, a speed factor or as fast as possible, writes
  * every answer as a JSON line, and optionally compares the answers with an earlier run
- * (--compare) to check a new model version against recorded traffic. See tools/README.md. */
+ * (--compare) to check a new model version against recorded traffic. See docs/tools.md. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <getopt.h>
