@@ -142,7 +142,10 @@ def import_class(spec):
 
 
 def build_model(args, num_labels):
-    kwargs = json.loads(args.class_args) if args.class_args else {}
+    try:
+        kwargs = json.loads(args.class_args) if args.class_args else {}
+    except json.JSONDecodeError as e:
+        raise ExportError(f"--class-args / --arch-args is not valid JSON: {e}") from None
     if not isinstance(kwargs, dict):
         raise ExportError("--class-args / --arch-args must be a JSON object")
     if args.arch:
@@ -293,10 +296,13 @@ def export(args):
     model, default_name = build_model(args, len(labels))
     example = torch.rand(1, 3, args.height, args.width)
     scripted, method = compile_model(model, example, args.method)
-    os.makedirs(args.out, exist_ok=True)
     pt = os.path.join(args.out, "model.pt")
     tmp = f"{pt}.tmp{os.getpid()}"
-    torch.jit.save(scripted, tmp)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        torch.jit.save(scripted, tmp)
+    except (OSError, RuntimeError) as e:
+        raise ExportError(f"--out {args.out}: cannot write the TorchScript file: {e}") from None
     try:
         diffs = check_saved(tmp, model, args.height, args.width, len(labels), args.output)
     except ExportError:
@@ -327,9 +333,12 @@ def export(args):
         if getattr(args, key):
             manifest[key] = getattr(args, key)
     js = os.path.join(args.out, "model.json")
-    with open(js + ".tmp", "w") as f:
-        f.write(json.dumps(manifest, indent=1) + "\n")
-    os.replace(js + ".tmp", js)
+    try:
+        with open(js + ".tmp", "w") as f:
+            f.write(json.dumps(manifest, indent=1) + "\n")
+        os.replace(js + ".tmp", js)
+    except OSError as e:
+        raise ExportError(f"--out {args.out}: cannot write the manifest: {e}") from None
     print(f"export: {manifest['name']} -> {pt} ({method}) + {js}: input {args.width}x{args.height}, "
           f"{len(labels)} labels, {args.output}; TorchScript matches eager within {diffs['saved']:.2g} "
           f"(frozen {diffs['frozen']:.2g}, optimised {diffs['optimised']:.2g})")

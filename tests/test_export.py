@@ -265,9 +265,18 @@ def check_failures(work, labels10, sd10, mod_path):
         (["--arch", "mobilenet_v3_small", "--weights", os.path.join(work, "nope.pt"), "--labels", labels10],
          "nope.pt: no such file"),
         (["--arch", "no_such_net", "--weights", sd10, "--labels", labels10], "--arch no_such_net"),
+        (["--class", f"{mod_path}:SmallNet", "--class-args", '{"classes": 3', "--labels", bad_labels],
+         "--class-args / --arch-args is not valid JSON"),
     ]
+    blocker = os.path.join(work, "a-file")  # --out under a plain file: cannot be made
+    with open(blocker, "w") as f:
+        f.write("not a folder\n")
+    cases.append((["--arch", "mobilenet_v3_small", "--weights", sd10, "--labels", labels10,
+                   "--out", os.path.join(blocker, "m")], "cannot write the TorchScript file"))
     for argv, must in cases:
-        r = run_export(*argv, "--out", out, expect_ok=False)
+        if "--out" not in argv:
+            argv = argv + ["--out", out]
+        r = run_export(*argv, expect_ok=False)
         err = r.stderr.strip()
         if r.returncode == 0 or must not in err or len(err.splitlines()) != 1:
             fail(f"export.py {' '.join(argv)}: exit {r.returncode}, stderr {err!r}; expected one line with {must!r}")
