@@ -9,12 +9,17 @@
  *              results per second, server / bare
  *   overload   4 streams offering together 2x the bare saturated rate, realtime, open loop:
  *              p99 latency of the results (bounded if latest-frame-wins works)
+ * --baselines adds what a team would otherwise write, on the same TorchScript file and frames,
+ * each run right beside framewire: a Flask /predict (bench/baseline_flask.py) against
+ * framewire's POST /v1/classify, and a FastAPI WebSocket service (bench/baseline_fastapi.py)
+ * against framewire's stream, at light load, saturation and 2x overload.
  * Latency is measured from each frame's intended send time (open loop), so a stalled server cannot
  * hide behind fewer sends. Prints a Markdown table; --out FILE also writes it there. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +31,7 @@
 #include <unistd.h>
 
 #include "fw_client_pool.h"
+#include "fw_http_load.h"
 #include "fw_pipeline.h"
 #include "fw_time.h"
 #include "test_util.h"
@@ -38,9 +44,9 @@ static int nframes;
 
 struct opts {
     const char *model, *frames_dir, *out;
-    int decode_threads, torch_threads, max_batch, max_delay_us, window, bare_only;
+    int decode_threads, torch_threads, max_batch, max_delay_us, window, bare_only, baselines;
     double duration_s, warmup_s;
-} o = {NULL, NULL, NULL, 1, 1, 4, 2000, 4, 0, 6.0, 1.5};
+} o = {NULL, NULL, NULL, 1, 1, 4, 2000, 4, 0, 0, 6.0, 1.5};
 
 /* ---- samples ---- */
 typedef struct {
@@ -241,6 +247,7 @@ struct load {
     int64_t warm, end;
     struct sstream *st;
     samples *lat;
+    long sent;                     /* frames sent in the measured window */
     long results, dropped, errors; /* answers to frames sent in the measured window */
     long arrived;                  /* results that arrived in the measured window */
 };
@@ -272,6 +279,7 @@ static void on_text(void *user, int conn, const char *text, size_t len, int64_t 
         if (!strcmp(ty->valuestring, "result") && rx_mono >= l->warm && rx_mono < l->end)
             l->arrived++;
         int64_t sent = st->sent_at[(uint64_t)id->valuedouble % 8192];
+        st->sent_at[(uint64_t)id->valuedouble % 8192] = 0; /* answered: not counted twice */
         if (sent >= l->warm && sent < l->end) {
             if (!strcmp(ty->valuestring, "result")) {
                 l->results++;
@@ -292,6 +300,8 @@ static void send_one(fw_pool *p, struct load *l, int i, int64_t intended)
     uint64_t id = st->next_id++;
     st->sent_at[id % 8192] = intended;
     st->inflight++;
+    if (intended >= l->warm && intended < l->end)
+        l->sent++;
     int f = (int)(id % (uint64_t)nframes);
     if (fw_pool_send_frame(p, i, id, FW_POOL_STAMP_AT_SEND, frame[f], frame_len[f], NULL, NULL)) {
         fprintf(stderr, "fw_bench: send failed on stream %d\n", i);
@@ -301,9 +311,10 @@ static void send_one(fw_pool *p, struct load *l, int i, int64_t intended)
 
 /* Runs n streams: open loop at fps each (fps > 0), or closed loop keeping `window` frames in
  * flight. Returns the results that arrived per second of the measured window; latencies
- * (intended send -> answer) of the results of frames sent in the window go to lat. */
+ * (intended send -> answer) of the results of frames sent in the window go to lat; *unanswered
+ * (when not NULL) counts the frames sent in the window with no answer 3 s after its end. */
 static double run_streams(int port, int n, int lossless, double fps, int window, samples *lat,
-                          long *dropped, long *errors)
+                          long *dropped, long *errors, long *unanswered)
 {
     struct load l = {.n = n, .lossless = lossless, .window = window, .fps = fps, .lat = lat};
     l.st = calloc((size_t)n, sizeof *l.st);
@@ -368,7 +379,198 @@ static double run_streams(int port, int n, int lossless, double fps, int window,
     free(l.st);
     *dropped = l.dropped;
     *errors = l.errors;
+    if (unanswered)
+        *unanswered = l.sent - l.results - l.dropped - l.errors;
     return l.arrived / o.duration_s;
+}
+
+/* ---- the Python baselines ---- */
+
+static void start_baseline(tu_server *b, const char *script)
+{
+    char path[512], tt[16];
+    snprintf(path, sizeof path, "%s/%s", FW_BENCH_DIR, script);
+    snprintf(tt, sizeof tt, "%d", o.torch_threads);
+    const char *args[] = {path, o.model, "--threads", tt, NULL};
+    if (tu_program_start(b, FW_TORCH_PYTHON, args) != 0) {
+        fprintf(stderr, "fw_bench: %s did not start (bench/run.sh installs python3-flask, "
+                        "python3-fastapi, python3-uvicorn, python3-websockets, python3-pil):\n%s\n",
+                script, b->output);
+        exit(1);
+    }
+}
+
+/* The HTTP load of one scenario: results that arrived per second of the window. */
+static double http_load(int port, const char *path, int clients, double fps, samples *lat,
+                        long *errors)
+{
+    fw_http_load_cfg c = {.port = port,
+                          .path = path,
+                          .clients = clients,
+                          .fps = fps,
+                          .warmup_s = o.warmup_s,
+                          .duration_s = o.duration_s,
+                          .frames = frame,
+                          .frame_len = frame_len,
+                          .nframes = nframes};
+    fw_http_load_out r;
+    char err[256];
+    if (fw_http_load_run(&c, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "fw_bench: %s\n", err);
+        exit(1);
+    }
+    for (size_t i = 0; i < r.nlat; i++)
+        add(lat, r.lat_us[i]);
+    free(r.lat_us);
+    *errors = r.errors;
+    return r.arrived / o.duration_s;
+}
+
+/* The label of the answer's top[rank] entry ("" when none) and its probability; with rank -1,
+ * the probability the answer gives `label` (-1 when not listed). For the fairness check. */
+static double answer_prob(const char *json, int rank, char *label, size_t cap)
+{
+    double prob = -1;
+    cJSON *j = cJSON_Parse(json);
+    const cJSON *top = j ? cJSON_GetObjectItemCaseSensitive(j, "top") : NULL;
+    const cJSON *t;
+    if (!cJSON_IsArray(top))
+        top = NULL;
+    cJSON_ArrayForEach(t, top)
+    {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(t, "label");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(t, "prob");
+        if (!cJSON_IsString(l) || !cJSON_IsNumber(p))
+            continue;
+        if (rank == 0 || (rank < 0 && !strcmp(l->valuestring, label))) {
+            if (rank == 0)
+                snprintf(label, cap, "%s", l->valuestring);
+            prob = p->valuedouble;
+            break;
+        }
+    }
+    cJSON_Delete(j);
+    return prob;
+}
+
+/* A baseline is a fair comparison only if it computes the same thing: every frame, posted to
+ * framewire and to the Flask baseline, must get answers that give framewire's top class the same
+ * probability within 0.05 (the JPEG decoders differ: TurboJPEG with DCT scaling, and Pillow), so
+ * the top class is the same wherever it leads by more than that. Returns the frames that differ
+ * (each printed). */
+static int check_same_answers(int fw_port, int flask_port)
+{
+    int bad = 0;
+    static char a[65536], b[65536];
+    for (int i = 0; i < nframes; i++) {
+        int sa = tu_http(fw_port, "POST", "/v1/classify", NULL, frame[i], frame_len[i], a, sizeof a);
+        int sb = tu_http(flask_port, "POST", "/predict", NULL, frame[i], frame_len[i], b, sizeof b);
+        char la[128] = "", lb[128] = "";
+        double pa = answer_prob(a, 0, la, sizeof la);
+        double pb = answer_prob(b, -1, la, sizeof la); /* the baseline's for framewire's top */
+        answer_prob(b, 0, lb, sizeof lb);
+        int same = sa == 200 && sb == 200 && la[0] && pb >= 0 && fabs(pa - pb) <= 0.05;
+        fprintf(stderr, "  frame %d: framewire %s %.4f; Flask baseline %s %.4f (top %s)%s\n", i,
+                la, pa, la, pb, lb, same ? "" : "  DIFFERENT");
+        bad += !same;
+    }
+    return bad;
+}
+
+static size_t baselines(int fw_port, double bare_thr, char *buf, size_t n, size_t cap)
+{
+    tu_server fl, fa;
+    start_baseline(&fl, "baseline_flask.py");
+    start_baseline(&fa, "baseline_fastapi.py");
+    fprintf(stderr, "baselines: same answers as framewire?\n");
+    if (check_same_answers(fw_port, fl.port) != 0) {
+        fprintf(stderr, "fw_bench: the Flask baseline answers differently: not a fair baseline\n");
+        exit(1);
+    }
+    enum { B_FLASK, B_FW };
+    samples rl[2] = {{0}}, rs[2] = {{0}}, rb[2] = {{0}};
+    double rs_thr[2], rb_thr[2];
+    long e[2][3] = {{0}};
+    const int ports[2] = {fl.port, fw_port};
+    const char *paths[2] = {"/predict", "/v1/classify"};
+    for (int k = 0; k < 2; k++) {
+        fprintf(stderr, "%s REST: 1 client at 15 fps, 4 and 16 clients back to back...\n",
+                k == B_FW ? "framewire" : "Flask");
+        http_load(ports[k], paths[k], 1, 15, &rl[k], &e[k][0]);
+        rs_thr[k] = http_load(ports[k], paths[k], 4, 0, &rs[k], &e[k][1]);
+        rb_thr[k] = http_load(ports[k], paths[k], 16, 0, &rb[k], &e[k][2]);
+    }
+    enum { B_FASTAPI = 0 };
+    samples wl[2] = {{0}}, ws[2] = {{0}}, wo[2] = {{0}};
+    double ws_thr[2], wo_thr[2];
+    long dr, er, wo_drop[2], wo_err[2], wo_unans[2];
+    const int wports[2] = {fa.port, fw_port};
+    for (int k = 0; k < 2; k++) {
+        fprintf(stderr, "%s WebSocket: 1 stream at 15 fps, 4 saturated, 2x overload...\n",
+                k == B_FW ? "framewire" : "FastAPI");
+        run_streams(wports[k], 1, 0, 15, 0, &wl[k], &dr, &er, NULL);
+        ws_thr[k] = run_streams(wports[k], 4, 1, 0, o.window, &ws[k], &dr, &er, NULL);
+        wo_thr[k] = run_streams(wports[k], 4, 0, 2 * bare_thr / 4, 0, &wo[k], &wo_drop[k],
+                                &wo_err[k], &wo_unans[k]);
+    }
+    tu_server_stop(&fl, SIGTERM, 5000);
+    tu_server_stop(&fa, SIGTERM, 5000);
+
+    n += (size_t)snprintf(
+        buf + n, cap - n,
+        "\n### Against the Python baselines\n\n"
+        "Same TorchScript file, optimised the same way (freeze + optimize_for_inference), %d "
+        "libtorch thread(s), same frames, each baseline run right before framewire. Flask: "
+        "`bench/baseline_flask.py` (Werkzeug, threaded, keep-alive) against framewire's `POST "
+        "/v1/classify`, both driven by the same HTTP client threads (one keep-alive connection "
+        "each, the next request when the answer is in). FastAPI: `bench/baseline_fastapi.py` "
+        "(uvicorn, the model in Starlette's thread pool) against framewire's WebSocket, both "
+        "driven by the same WebSocket load as above. Answers checked equal first (same top-1 on "
+        "every frame, probability within 0.05).\n\n"
+        "| scenario | baseline | framewire | framewire / baseline |\n|---|---|---|---|\n",
+        o.torch_threads);
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "| REST, 1 client x 15 fps: p50 / p99 latency | Flask %.2f / %.2f ms | "
+                          "%.2f / %.2f ms | |\n",
+                          pct(&rl[B_FLASK], 0.5), pct(&rl[B_FLASK], 0.99), pct(&rl[B_FW], 0.5),
+                          pct(&rl[B_FW], 0.99));
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "| REST, 4 clients back to back: results/s (p99) | Flask %.1f (%.1f ms) "
+                          "| %.1f (%.1f ms) | %.2f |\n",
+                          rs_thr[B_FLASK], pct(&rs[B_FLASK], 0.99), rs_thr[B_FW],
+                          pct(&rs[B_FW], 0.99), rs_thr[B_FW] / rs_thr[B_FLASK]);
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "| REST, 16 clients back to back: results/s (p99) | Flask %.1f (%.1f "
+                          "ms) | %.1f (%.1f ms) | %.2f |\n",
+                          rb_thr[B_FLASK], pct(&rb[B_FLASK], 0.99), rb_thr[B_FW],
+                          pct(&rb[B_FW], 0.99), rb_thr[B_FW] / rb_thr[B_FLASK]);
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "| WebSocket, 1 stream x 15 fps: p50 / p99 latency | FastAPI %.2f / "
+                          "%.2f ms | %.2f / %.2f ms | |\n",
+                          pct(&wl[B_FASTAPI], 0.5), pct(&wl[B_FASTAPI], 0.99), pct(&wl[B_FW], 0.5),
+                          pct(&wl[B_FW], 0.99));
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "| WebSocket, 4 streams saturated: results/s | FastAPI %.1f | %.1f | "
+                          "%.2f |\n",
+                          ws_thr[B_FASTAPI], ws_thr[B_FW], ws_thr[B_FW] / ws_thr[B_FASTAPI]);
+    n += (size_t)snprintf(
+        buf + n, cap - n,
+        "| WebSocket, 2x overload (%.0f fps offered, framewire realtime): results/s; p50 / p99 "
+        "of results; dropped; unanswered 3 s after the end | FastAPI %.1f; %.0f / %.0f ms; %ld; "
+        "%ld | %.1f; %.0f / %.0f ms; %ld; %ld | |\n",
+        2 * bare_thr, wo_thr[B_FASTAPI], pct(&wo[B_FASTAPI], 0.5), pct(&wo[B_FASTAPI], 0.99),
+        wo_drop[B_FASTAPI], wo_unans[B_FASTAPI], wo_thr[B_FW], pct(&wo[B_FW], 0.5),
+        pct(&wo[B_FW], 0.99), wo_drop[B_FW], wo_unans[B_FW]);
+    long errs = 0;
+    for (int k = 0; k < 2; k++)
+        errs += e[k][0] + e[k][1] + e[k][2] + wo_err[k];
+    if (errs)
+        n += (size_t)snprintf(buf + n, cap - n, "\n%ld requests or frames got errors.\n", errs);
+    for (int k = 0; k < 2; k++) {
+        free(rl[k].v), free(rs[k].v), free(rb[k].v);
+        free(wl[k].v), free(ws[k].v), free(wo[k].v);
+    }
+    return n;
 }
 
 static void load_frames(const char *dir)
@@ -389,9 +591,12 @@ static void usage(void)
 {
     printf("Usage: fw_bench --model MANIFEST.json --frames DIR [--out FILE]\n"
            "  [--decode-threads N] [--torch-threads N] [--max-batch N] [--max-delay-us N]\n"
-           "  [--window N] [--duration S] [--warmup S] [--bare-only]\n"
-           "Runs the bare pipeline and the real server (%s) side by side; see the top of\n"
-           "bench/fw_bench.c for the scenarios.\n",
+           "  [--window N] [--duration S] [--warmup S] [--bare-only] [--baselines]\n"
+           "  [--check-baselines]\n"
+           "Runs the bare pipeline and the real server (%s) side by side; --baselines\n"
+           "adds a Flask /predict and a FastAPI WebSocket service on the same model;\n"
+           "--check-baselines only checks that they answer as framewire does. See the top\n"
+           "of bench/fw_bench.c for the scenarios.\n",
            FW_SERVER_BIN);
 }
 
@@ -409,6 +614,8 @@ int main(int argc, char **argv)
                                        {"warmup", 1, 0, 'W'},
                                        {"help", 0, 0, 'h'},
                                        {"bare-only", 0, 0, 'B'},
+                                       {"baselines", 0, 0, 'P'},
+                                       {"check-baselines", 0, 0, 'C'},
                                        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -446,6 +653,12 @@ int main(int argc, char **argv)
         case 'B':
             o.bare_only = 1;
             break;
+        case 'P':
+            o.baselines = 1;
+            break;
+        case 'C':
+            o.baselines = 2;
+            break;
         case 'h':
             usage();
             return 0;
@@ -462,6 +675,32 @@ int main(int argc, char **argv)
     lws_set_log_level(LLL_ERR, NULL);
     signal(SIGPIPE, SIG_IGN);
     load_frames(o.frames_dir);
+
+    if (o.baselines == 2) { /* --check-baselines: the baselines compute what framewire does */
+        const char *args[] = {"--model", o.model, NULL};
+        tu_server fw, fl, fa;
+        if (tu_server_start(&fw, args) != 0) {
+            fprintf(stderr, "fw_bench: the server did not start:\n%s\n", fw.output);
+            return 1;
+        }
+        start_baseline(&fl, "baseline_flask.py");
+        start_baseline(&fa, "baseline_fastapi.py");
+        int bad = check_same_answers(fw.port, fl.port);
+        /* The FastAPI baseline: one stream, every frame, the same top-1 as the Flask one. */
+        samples lat = {0};
+        long dr, er, un;
+        o.warmup_s = 0;
+        o.duration_s = 1;
+        run_streams(fa.port, 1, 1, (double)nframes, 0, &lat, &dr, &er, &un);
+        fprintf(stderr, "FastAPI baseline: %zu results, %ld errors, %ld unanswered\n", lat.n, er,
+                un);
+        bad += lat.n == 0 || er || un;
+        tu_server_stop(&fa, SIGTERM, 5000);
+        tu_server_stop(&fl, SIGTERM, 5000);
+        tu_server_stop(&fw, SIGTERM, 20000);
+        printf("check-baselines: %s\n", bad ? "FAIL" : "PASS");
+        return bad ? 1 : 0;
+    }
 
     /* The bare pipeline in this process, warmed up (a first run after the model loads is
      * slower and is discarded). */
@@ -514,12 +753,12 @@ int main(int argc, char **argv)
     }
     long dr, er;
     samples warm_up = {0}, bare_light = {0}, light = {0};
-    run_streams(srv.port, 4, 1, 0, o.window, &warm_up, &dr, &er); /* warms the server up */
+    run_streams(srv.port, 4, 1, 0, o.window, &warm_up, &dr, &er, NULL); /* warms the server up */
     free(warm_up.v);
     fprintf(stderr, "bare pipeline: 15 fps...\n");
     bare_paced(p, 15, &bare_light);
     fprintf(stderr, "server: 1 stream at 15 fps...\n");
-    run_streams(srv.port, 1, 0, 15, 0, &light, &dr, &er);
+    run_streams(srv.port, 1, 0, 15, 0, &light, &dr, &er, NULL);
     fprintf(stderr, "bare pipeline: saturated...\n");
     double bare_a = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
     double sat[4];
@@ -527,7 +766,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         fprintf(stderr, "server: %d streams saturated...\n", ns[i]);
         samples tmp = {0};
-        sat[i] = run_streams(srv.port, ns[i], 1, 0, o.window, &tmp, &dr, &er);
+        sat[i] = run_streams(srv.port, ns[i], 1, 0, o.window, &tmp, &dr, &er, NULL);
         free(tmp.v);
     }
     fprintf(stderr, "bare pipeline: saturated, again...\n");
@@ -538,11 +777,13 @@ int main(int argc, char **argv)
     samples over = {0};
     long over_dropped, over_err;
     double over_thr =
-        run_streams(srv.port, 4, 0, 2 * bare_thr / 4, 0, &over, &over_dropped, &over_err);
+        run_streams(srv.port, 4, 0, 2 * bare_thr / 4, 0, &over, &over_dropped, &over_err, NULL);
+    static char base_buf[8192];
+    size_t base_n = o.baselines ? baselines(srv.port, bare_thr, base_buf, 0, sizeof base_buf) : 0;
     tu_server_stop(&srv, SIGTERM, 20000);
 
     /* Report. */
-    char buf[8192];
+    static char buf[16384];
     size_t n = 0;
     struct utsname un;
     uname(&un);
@@ -581,6 +822,8 @@ int main(int argc, char **argv)
                           "| 2x overload: p50 / p99 latency of results | | %.2f / %.2f ms | |\n",
                           2 * bare_thr, over_thr, over_dropped, over_err, pct(&over, 0.5),
                           pct(&over, 0.99));
+    if (base_n)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", base_buf);
     fputs(buf, stdout);
     if (o.out) {
         FILE *f = fopen(o.out, "w");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh - framewire against its bare pipeline, in one run; writes the table into
-# docs/benchmarks.md (between the bench markers) and prints it.
+# bench/run.sh - framewire against its bare pipeline and against the Python baselines (Flask
+# /predict, FastAPI WebSocket), in one run; writes the tables into docs/benchmarks.md (between the
+# bench markers) and prints them.
 #   bench/run.sh [MANIFEST.json] [fw_bench options...]
 # Default model: the default model of scripts/run.sh (made here if needed). Frames: the darknet
 # photos re-encoded as 640x480 JPEGs (a camera frame's size).
@@ -27,7 +28,7 @@ for f in "$PHOTOS"/*.jpg; do
 done
 
 TABLE="$(mktemp)"
-"$FW_ROOT/build/bench/fw_bench" --model "$MODEL" --frames "$FRAMES" --out "$TABLE" "$@"
+"$FW_ROOT/build/bench/fw_bench" --model "$MODEL" --frames "$FRAMES" --out "$TABLE" --baselines "$@"
 
 DOC="$FW_ROOT/docs/benchmarks.md"
 /usr/bin/python3 - "$DOC" "$TABLE" "$*" <<'PY'

@@ -61,6 +61,11 @@ fw_build_client() {
 # --- model pipeline (models/): node + npm for nsfwjs, torchvision for models/export.py ---------
 FW_APT_PACKAGES="$FW_APT_PACKAGES python3-numpy python3-torchvision python3-websocket"
 
+# --- bench/: the Python baselines framewire is measured against (Flask /predict, FastAPI
+# WebSocket), checked by the test bench_baselines_agree ------------------------------------------
+FW_APT_PACKAGES="$FW_APT_PACKAGES python3-flask python3-fastapi python3-uvicorn python3-websockets
+python3-pil"
+
 # Installs models/node_modules with `npm ci` (nsfwjs, @tensorflow/tfjs, jpeg-js, pinned by
 # models/package-lock.json). Skipped when the lock file has not changed since the last install.
 fw_models_npm() {

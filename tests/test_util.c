@@ -67,14 +67,15 @@ int tu_list_jpegs(const char *dir, char **paths, int max)
     return n;
 }
 
-static pid_t spawn(const char *const *args, int *out_fd)
+/* Runs prog with args, its stdout and stderr on *out_fd. */
+static pid_t spawn_prog(const char *prog, const char *const *args, int *out_fd)
 {
     int pfd[2];
     if (pipe(pfd) != 0)
         return -1;
     const char *argv[64];
     int n = 0;
-    argv[n++] = FW_SERVER_BIN;
+    argv[n++] = prog;
     for (int i = 0; args && args[i] && n < 62; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
@@ -84,12 +85,17 @@ static pid_t spawn(const char *const *args, int *out_fd)
         dup2(pfd[1], 2);
         close(pfd[0]);
         close(pfd[1]);
-        execv(FW_SERVER_BIN, (char *const *)argv);
+        execv(prog, (char *const *)argv);
         _exit(127);
     }
     close(pfd[1]);
     *out_fd = pfd[0];
     return pid;
+}
+
+static pid_t spawn(const char *const *args, int *out_fd)
+{
+    return spawn_prog(FW_SERVER_BIN, args, out_fd);
 }
 
 /* Appends what is readable on fd within wait_ms to buf. Returns bytes read, 0 on EOF, -1 none. */
@@ -146,7 +152,6 @@ static void remember(pid_t pid)
 
 int tu_server_start(tu_server *s, const char *const *args)
 {
-    memset(s, 0, sizeof *s);
     const char *full[64];
     int n = 0;
     full[n++] = "--port";
@@ -154,7 +159,13 @@ int tu_server_start(tu_server *s, const char *const *args)
     for (int i = 0; args && args[i] && n < 62; i++)
         full[n++] = args[i];
     full[n] = NULL;
-    s->pid = spawn(full, &s->out_fd);
+    return tu_program_start(s, FW_SERVER_BIN, full);
+}
+
+int tu_program_start(tu_server *s, const char *prog, const char *const *args)
+{
+    memset(s, 0, sizeof *s);
+    s->pid = spawn_prog(prog, args, &s->out_fd);
     if (s->pid < 0)
         return -1;
     remember(s->pid);

@@ -24,6 +24,10 @@ typedef struct tu_server {
  * its 'listening on' line (up to 60 s). Returns 0, or -1 with what it printed in s->output. */
 int tu_server_start(tu_server *s, const char *const *args);
 
+/* The same for any server program (prog: a path; args after it, NULL-terminated) that prints
+ * 'listening on http://HOST:PORT/' when ready: the bench's Python baselines. */
+int tu_program_start(tu_server *s, const char *prog, const char *const *args);
+
 /* Sends sig (none when 0), waits up to timeout_ms; returns the exit status (as waitpid's), or -1 on
  * timeout (then kills it). */
 int tu_server_stop(tu_server *s, int sig, int timeout_ms);
