@@ -294,12 +294,15 @@ int fw_rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
                 return 0;
             }
             rp->ready = 0;
+            free(rp->resp); /* sent: a keep-alive connection may now wait long for its next */
+            rp->resp = NULL;
             fw_server_unregister(s, &rp->ep); /* answered at shutdown (fw_rest_abandon) */
             /* A body we did not read (413 before it arrived) leaves the connection unusable. */
             if (rp->too_large || lws_http_transaction_completed(wsi))
                 return -1;
             return 0;
         }
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* a keep-alive connection leaves this protocol */
     case LWS_CALLBACK_CLOSED_HTTP:
         if (rp) {
             if (rp->ep.registered && s->pipe)
