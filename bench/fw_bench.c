@@ -695,6 +695,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "FastAPI baseline: %zu results, %ld errors, %ld unanswered\n", lat.n, er,
                 un);
         bad += lat.n == 0 || er || un;
+        free(lat.v);
         tu_server_stop(&fa, SIGTERM, 5000);
         tu_server_stop(&fl, SIGTERM, 5000);
         tu_server_stop(&fw, SIGTERM, 20000);
