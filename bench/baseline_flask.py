@@ -8,6 +8,7 @@ request per thread, the model shared (libtorch releases the GIL in the forward).
 Needs Debian's python3-flask, python3-pil and python3-torch; run with /usr/bin/python3.
 """
 import argparse
+import logging
 import sys
 
 from flask import Flask, jsonify, request
@@ -35,6 +36,10 @@ def main():
         answer["type"] = "result"
         return jsonify(answer)
 
+    # No line per request on stderr: fw_bench reads a baseline's output only until it is ready,
+    # and a full pipe would stall the logging thread with the logging lock held (every request
+    # thread then waits on that lock). uvicorn's baseline runs at log level warning likewise.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as framewire's REST has
     srv = make_server("127.0.0.1", args.port, app, threaded=True)
     print(f"listening on http://127.0.0.1:{srv.server_port}/", flush=True)
