@@ -44,9 +44,10 @@ static int nframes;
 
 struct opts {
     const char *model, *frames_dir, *out;
-    int decode_threads, torch_threads, max_batch, max_delay_us, window, bare_only, baselines;
+    int decode_threads, infer_threads, torch_threads, max_batch, max_delay_us, window, bare_only,
+        baselines;
     double duration_s, warmup_s;
-} o = {NULL, NULL, NULL, 1, 1, 4, 2000, 4, 0, 0, 6.0, 1.5};
+} o = {NULL, NULL, NULL, 1, 2, 1, 4, 2000, 4, 0, 0, 6.0, 1.5};
 
 /* ---- samples ---- */
 typedef struct {
@@ -103,6 +104,7 @@ static fw_pipeline *bare_start(void)
         .device = "cpu",
         .optimize = 1,
         .decode_threads = o.decode_threads,
+        .infer_threads = o.infer_threads,
         .max_batch = o.max_batch,
         .torch_threads = o.torch_threads,
         .queue_capacity = 4096,
@@ -157,6 +159,12 @@ static fw_outmsg *bare_wait(fw_pipeline *p, int64_t until)
     bare_ready = 0;
     pthread_mutex_unlock(&bare_lock);
     return fw_pipeline_take_results(p);
+}
+
+/* Frames the bare pipeline keeps in flight when saturated: the ring's limit and a few more. */
+static int bare_depth(void)
+{
+    return (o.infer_threads + 1) * o.max_batch + o.decode_threads + 4;
 }
 
 /* Saturated: keep `depth` frames in the pipeline; results per second after warm-up. */
@@ -590,8 +598,9 @@ static void load_frames(const char *dir)
 static void usage(void)
 {
     printf("Usage: fw_bench --model MANIFEST.json --frames DIR [--out FILE]\n"
-           "  [--decode-threads N] [--torch-threads N] [--max-batch N] [--max-delay-us N]\n"
-           "  [--window N] [--duration S] [--warmup S] [--bare-only] [--baselines]\n"
+           "  [--decode-threads N] [--infer-threads N] [--torch-threads N] [--max-batch N]\n"
+           "  [--max-delay-us N]"
+           " [--window N] [--duration S] [--warmup S] [--bare-only] [--baselines]\n"
            "  [--check-baselines]\n"
            "Runs the bare pipeline and the real server (%s) side by side; --baselines\n"
            "adds a Flask /predict and a FastAPI WebSocket service on the same model;\n"
@@ -606,6 +615,7 @@ int main(int argc, char **argv)
                                        {"frames", 1, 0, 'f'},
                                        {"out", 1, 0, 'o'},
                                        {"decode-threads", 1, 0, 'd'},
+                                       {"infer-threads", 1, 0, 'I'},
                                        {"torch-threads", 1, 0, 't'},
                                        {"max-batch", 1, 0, 'b'},
                                        {"max-delay-us", 1, 0, 'y'},
@@ -631,6 +641,9 @@ int main(int argc, char **argv)
             break;
         case 'd':
             o.decode_threads = atoi(optarg);
+            break;
+        case 'I':
+            o.infer_threads = atoi(optarg);
             break;
         case 't':
             o.torch_threads = atoi(optarg);
@@ -667,7 +680,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.model || !o.frames_dir || o.decode_threads < 1 || o.max_batch < 1 || o.window < 1 ||
+    if (!o.model || !o.frames_dir || o.decode_threads < 1 || o.infer_threads < 1 || o.max_batch < 1 || o.window < 1 ||
         o.duration_s <= 0) {
         usage();
         return 2;
@@ -708,24 +721,25 @@ int main(int argc, char **argv)
     fw_pipeline *p = bare_start();
     double duration = o.duration_s;
     o.duration_s = 3;
-    bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+    bare_saturated(p, bare_depth());
     o.duration_s = duration;
     if (o.bare_only) {
-        double bare_thr = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+        double bare_thr = bare_saturated(p, bare_depth());
         samples bare_light = {0};
         bare_paced(p, 15, &bare_light);
         fw_pipeline_stop(p);
-        printf("bare: decode %d torch %d batch %d delay %d: %.1f frames/s saturated; 15 fps "
-               "latency p50 %.2f ms p99 %.2f ms\n",
-               o.decode_threads, o.torch_threads, o.max_batch, o.max_delay_us, bare_thr,
+        printf("bare: decode %d infer %d torch %d batch %d delay %d: %.1f frames/s saturated; "
+               "15 fps latency p50 %.2f ms p99 %.2f ms\n",
+               o.decode_threads, o.infer_threads, o.torch_threads, o.max_batch, o.max_delay_us, bare_thr,
                pct(&bare_light, 0.5), pct(&bare_light, 0.99));
         return 0;
     }
 
     /* The server, idle while the bare pipeline runs and the other way round: the scenarios
      * alternate, so slow drifts of the machine hit both. */
-    char dt[16], tt[16], mb[16], md[16], mi[16];
+    char dt[16], it[16], tt[16], mb[16], md[16], mi[16];
     snprintf(dt, sizeof dt, "%d", o.decode_threads);
+    snprintf(it, sizeof it, "%d", o.infer_threads);
     snprintf(tt, sizeof tt, "%d", o.torch_threads);
     snprintf(mb, sizeof mb, "%d", o.max_batch);
     snprintf(md, sizeof md, "%d", o.max_delay_us);
@@ -734,6 +748,8 @@ int main(int argc, char **argv)
                           o.model,
                           "--decode-threads",
                           dt,
+                          "--infer-threads",
+                          it,
                           "--torch-threads",
                           tt,
                           "--max-batch",
@@ -761,7 +777,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "server: 1 stream at 15 fps...\n");
     run_streams(srv.port, 1, 0, 15, 0, &light, &dr, &er, NULL);
     fprintf(stderr, "bare pipeline: saturated...\n");
-    double bare_a = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+    double bare_a = bare_saturated(p, bare_depth());
     double sat[4];
     const int ns[4] = {1, 4, 16, 64};
     for (int i = 0; i < 4; i++) {
@@ -771,7 +787,7 @@ int main(int argc, char **argv)
         free(tmp.v);
     }
     fprintf(stderr, "bare pipeline: saturated, again...\n");
-    double bare_b = bare_saturated(p, 2 * o.max_batch + o.decode_threads + 4);
+    double bare_b = bare_saturated(p, bare_depth());
     fw_pipeline_stop(p);
     double bare_thr = (bare_a + bare_b) / 2;
     fprintf(stderr, "server: 2x overload, realtime...\n");
@@ -794,10 +810,10 @@ int main(int argc, char **argv)
     n +=
         (size_t)snprintf(buf + n, sizeof buf - n,
                          "Run %s on %s (%ld cores), model %s, %d frames from %s.\n"
-                         "Settings: decode threads %d, torch threads %d, max batch %d, max delay "
+                         "Settings: decode threads %d, inference threads %d, torch threads %d, max batch %d, max delay "
                          "%d us, window %d; %.0f s measured after %.1f s warm-up per scenario.\n\n",
                          date, un.machine, sysconf(_SC_NPROCESSORS_ONLN), o.model, nframes,
-                         o.frames_dir, o.decode_threads, o.torch_threads, o.max_batch,
+                         o.frames_dir, o.decode_threads, o.infer_threads, o.torch_threads, o.max_batch,
                          o.max_delay_us, o.window, o.duration_s, o.warmup_s);
     n += (size_t)snprintf(buf + n, sizeof buf - n,
                           "Bare saturated throughput measured before and after the server's "

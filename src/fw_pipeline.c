@@ -1,4 +1,4 @@
-/* fw_pipeline.c - decode workers, the ring of preprocessed inputs, and the inference thread.
+/* fw_pipeline.c - decode workers, the ring of preprocessed inputs, and the inference threads.
  * See the DESIGN comment in fw_pipeline.h. */
 #include "fw_pipeline.h"
 
@@ -12,17 +12,22 @@
 #include "fw_preprocess.h"
 #include "fw_time.h"
 
-enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_FAILED };
+/* FREE -> FILLING (a decode worker) -> READY or FAILED -> INFER (taken into a batch by an
+ * inference thread) -> DONE (answered; waits for the slots before it) -> FREE. */
+enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_FAILED, SLOT_INFER, SLOT_DONE };
 
-/* One model input in the ring. `state` is guarded by {lock}; the other fields and the slot's
- * floats belong to the decode worker while FILLING and to the inference thread while READY or
- * FAILED. */
+/* One model input in the ring. `state`, `ans_head` and `ans_tail` are guarded by {lock}; the
+ * other fields and the slot's floats belong to the decode worker while FILLING, and to the
+ * inference thread that took the slot while INFER. */
 struct slot {
     enum slot_state state;
     fw_job *job;
     fw_err err;
     char msg[192];
     int64_t decode_start_us, decode_end_us, preprocess_end_us;
+    /* DONE, on the first slot of a batch: the batch's answers, pushed once every slot before it
+     * is answered too (batches may finish out of order; answers leave in ring order). */
+    fw_outmsg *ans_head, *ans_tail;
 };
 
 struct fw_pipeline {
@@ -35,25 +40,27 @@ struct fw_pipeline {
     int min_w, min_h;   /* smallest decoded size the preprocessing needs */
     size_t item_floats; /* 3 * H * W */
     int ring_slots;
-    int ring_limit; /* most slots claimed at once: one batch in inference, one being prepared */
+    int ring_limit; /* most slots claimed at once: a batch per inference thread, one prepared */
     float *ring;    /* ring_slots * item_floats */
     struct slot *slots;
     fw_decoder **decoders; /* one per worker, used only by that worker */
 
     pthread_mutex_t lock;    /* {lock} guards the fields below up to res_lock */
     pthread_cond_t work_cv;  /* workers: a job is queued and a slot is free, or stop */
-    pthread_cond_t ready_cv; /* inference: the head slot is ready or failed, or stop */
+    pthread_cond_t ready_cv; /* inference: the slot at `take` is ready or failed, or stop */
     pthread_cond_t start_cv; /* fw_pipeline_start: the model is loaded or failed */
     fw_job *q_head, *q_tail; /* FIFO of jobs waiting for a decode worker (doubly linked) */
     int q_len;
     fw_job **waiting;    /* [max_sessions]: a session's job in the FIFO (latest wins) */
     uint64_t head, tail; /* ring: slots [head, tail) are claimed */
-    uint64_t infer_end;  /* slots [head, infer_end) are in the running batch; == head when idle */
-    int64_t infer_until_us; /* when the running batch should end (estimate) */
+    uint64_t take;       /* [head, take) are taken by inference (INFER or DONE), [take, tail) not */
+    int forming;         /* an inference thread is waiting for a batch to fill at `take` */
+    int64_t *infer_until_us; /* [infer_threads]: when its running batch should end; 0 = idle */
     int64_t *batch_est_us;  /* [max_batch + 1]: recent forward time by batch size, 0 = unknown */
     int64_t fill_est_us;    /* recent decode + preprocess time of one frame */
     int stop;
-    int model_state; /* 0 loading, 1 ready, -1 failed */
+    int model_state;  /* 0 loading, 1 ready (every inference thread), -1 failed */
+    int models_ready; /* inference threads with their model loaded and warmed up */
     char model_err[1024];
 
     pthread_mutex_t res_lock; /* {res_lock} guards the answer list */
@@ -61,8 +68,13 @@ struct fw_pipeline {
 
     pthread_t *workers;
     int workers_started;
-    pthread_t infer;
+    pthread_t *infer; /* [infer_threads] */
     int infer_started;
+};
+
+struct infer_arg {
+    fw_pipeline *p;
+    int index;
 };
 
 void fw_job_free(fw_job *job)
@@ -201,12 +213,17 @@ static void fill_slot(fw_pipeline *p, fw_decoder *dec, int s)
  * in frame order. {lock} held. */
 static int refresh_candidate(fw_pipeline *p, fw_job **job)
 {
-    if (p->infer_end == p->head || fw_now_us() + p->fill_est_us > p->infer_until_us)
+    /* The next batch starts when the first inference thread is free: now, if one is idle. */
+    int64_t next_start = INT64_MAX;
+    for (int i = 0; i < p->cfg.infer_threads; i++)
+        if (p->infer_until_us[i] < next_start)
+            next_start = p->infer_until_us[i];
+    if (next_start == 0 || fw_now_us() + p->fill_est_us > next_start)
         return -1;
     for (fw_job *j = p->q_head; j; j = j->next) {
         if (!j->latest_wins)
             continue;
-        for (uint64_t i = p->tail; i-- > p->infer_end;) {
+        for (uint64_t i = p->tail; i-- > p->take;) {
             int s = (int)(i % (uint64_t)p->ring_slots);
             const fw_job *old = p->slots[s].job;
             if (old->slot != j->slot || old->gen != j->gen)
@@ -298,12 +315,12 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-/* The number of consecutive READY slots from s0 (the head), at most max_batch, not wrapping.
+/* The number of consecutive READY slots from s0 (at `take`), at most max_batch, not wrapping.
  * {lock} held. */
 static int ready_run(fw_pipeline *p, int s0)
 {
     int n = 0;
-    while (n < p->cfg.max_batch && s0 + n < p->ring_slots && p->head + (uint64_t)n < p->tail &&
+    while (n < p->cfg.max_batch && s0 + n < p->ring_slots && p->take + (uint64_t)n < p->tail &&
            p->slots[s0 + n].state == SLOT_READY)
         n++;
     return n;
@@ -315,7 +332,7 @@ static int more_coming(fw_pipeline *p, int s0, int n)
 {
     if (s0 + n >= p->ring_slots)
         return 0;
-    if (p->head + (uint64_t)n < p->tail)
+    if (p->take + (uint64_t)n < p->tail)
         return p->slots[s0 + n].state == SLOT_FILLING;
     return p->q_len > 0;
 }
@@ -338,91 +355,157 @@ static int warm_up(fw_model *model, int max_batch, char *err, size_t errlen)
     return rc;
 }
 
-static void *infer_main(void *arg)
+/* Loads, validates and warms up this thread's copy of the model (each inference thread runs its
+ * own: a module runs fastest on the thread that optimised it, see ../shared design notes). The
+ * first thread also publishes the model's description. Returns 0, or -1 after setting the
+ * failed state. */
+static int infer_load(fw_pipeline *p, int index, fw_model *model)
 {
-    fw_pipeline *p = arg;
     char err[512];
-    fw_model model;
-
     if (p->cfg.torch_threads > 0 && fwt_set_threads(p->cfg.torch_threads, 0, err, sizeof err)) {
         set_model_state(p, -1, err);
-        return NULL;
+        return -1;
     }
     fw_model_params mp = {.device = p->cfg.device, .optimize = p->cfg.optimize};
-    if (fw_model_open(&model, p->cfg.manifest_path, &mp, err, sizeof err) != 0) {
+    if (fw_model_open(model, p->cfg.manifest_path, &mp, err, sizeof err) != 0) {
         set_model_state(p, -1, err);
-        return NULL;
+        return -1;
     }
-    if (warm_up(&model, p->cfg.max_batch, err, sizeof err) != 0) {
+    if (warm_up(model, p->cfg.max_batch, err, sizeof err) != 0) {
         char msg[600];
-        snprintf(msg, sizeof msg, "model %s failed at batch size %d: %s", model.man.model_path,
+        snprintf(msg, sizeof msg, "model %s failed at batch size %d: %s", model->man.model_path,
                  p->cfg.max_batch, err);
-        fw_model_close(&model);
+        fw_model_close(model);
         set_model_state(p, -1, msg);
-        return NULL;
+        return -1;
     }
+    if (index == 0) {
+        p->model_name = xstrdup(model->man.name);
+        p->device = xstrdup(fwt_model_device(model->net));
+        if (!p->model_name || !p->device) {
+            fw_model_close(model);
+            set_model_state(p, -1, "out of memory");
+            return -1;
+        }
+        p->pre = model->man.pre;
+        p->info.name = p->model_name;
+        p->info.device = p->device;
+        p->info.input_width = model->man.pre.width;
+        p->info.input_height = model->man.pre.height;
+        p->info.num_labels = model->num_classes;
+        p->info.labels = (const char *const *)model->man.labels;
+        p->info.output_kind = model->man.output == FW_OUTPUT_LOGITS ? "logits" : "probs";
+    }
+    pthread_mutex_lock(&p->lock);
+    if (++p->models_ready == p->cfg.infer_threads && p->model_state == 0)
+        p->model_state = 1;
+    pthread_cond_broadcast(&p->start_cv);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+/* Waits for the next batch and takes it: the longest run of READY slots at `take` (after the
+ * batching delay), or one FAILED slot. Returns its first ring slot and sets *n, or -1 on stop.
+ * {lock} held. */
+static int take_batch(fw_pipeline *p, int index, int *n)
+{
+    for (;;) {
+        if (p->stop)
+            return -1;
+        if (!p->forming && p->take < p->tail) {
+            enum slot_state st = p->slots[p->take % (uint64_t)p->ring_slots].state;
+            if (st == SLOT_READY || st == SLOT_FAILED)
+                break;
+        }
+        pthread_cond_wait(&p->ready_cv, &p->lock);
+    }
+    int s0 = (int)(p->take % (uint64_t)p->ring_slots);
+    *n = p->slots[s0].state == SLOT_READY ? ready_run(p, s0) : 1;
+    if (p->slots[s0].state == SLOT_READY && *n < p->cfg.max_batch && p->cfg.max_delay_us > 0) {
+        /* Dynamic batching: wait a little for frames already on their way to join. The other
+         * inference threads wait meanwhile (`forming`): the batch after this one is theirs. */
+        p->forming = 1;
+        int64_t deadline = p->slots[s0].preprocess_end_us + p->cfg.max_delay_us;
+        while (!p->stop && *n < p->cfg.max_batch && more_coming(p, s0, *n) &&
+               fw_now_us() < deadline) {
+            struct timespec ts = {.tv_sec = deadline / 1000000,
+                                  .tv_nsec = (long)(deadline % 1000000) * 1000};
+            pthread_cond_timedwait(&p->ready_cv, &p->lock, &ts);
+            *n = ready_run(p, s0);
+        }
+        p->forming = 0;
+        pthread_cond_broadcast(&p->ready_cv);
+        if (p->stop)
+            return -1;
+    }
+    for (int i = 0; i < *n; i++)
+        p->slots[s0 + i].state = SLOT_INFER;
+    p->take += (uint64_t)*n;
+    p->infer_until_us[index] = fw_now_us() + p->batch_est_us[*n] + 1;
+    if (p->q_len > 0)
+        pthread_cond_broadcast(&p->work_cv); /* prepared frames may be refreshed now */
+    return s0;
+}
+
+/* Marks the batch [s0, s0 + n) answered with answers [h, t], frees the ring slots answered so far
+ * from the head, and returns their answers in ring order in [*oh, *ot]. {lock} held. */
+static void finish_batch(fw_pipeline *p, int s0, int n, fw_outmsg *h, fw_outmsg *t,
+                         fw_outmsg **oh, fw_outmsg **ot)
+{
+    for (int i = 0; i < n; i++)
+        p->slots[s0 + i].state = SLOT_DONE;
+    p->slots[s0].ans_head = h;
+    p->slots[s0].ans_tail = t;
+    *oh = *ot = NULL;
+    while (p->head < p->take) {
+        struct slot *sl = &p->slots[p->head % (uint64_t)p->ring_slots];
+        if (sl->state != SLOT_DONE)
+            break;
+        if (sl->ans_head) {
+            if (*ot)
+                (*ot)->next = sl->ans_head;
+            else
+                *oh = sl->ans_head;
+            *ot = sl->ans_tail;
+        }
+        sl->ans_head = sl->ans_tail = NULL;
+        sl->state = SLOT_FREE;
+        p->head++;
+    }
+}
+
+static void *infer_main(void *arg)
+{
+    struct infer_arg *ia = arg;
+    fw_pipeline *p = ia->p;
+    int index = ia->index;
+    free(ia);
+    char err[512];
+    fw_model model;
+    if (infer_load(p, index, &model) != 0)
+        return NULL;
     int k = model.num_classes;
     float *probs = malloc(sizeof(float) * (size_t)k * (size_t)p->cfg.max_batch);
     fw_class_score *scores = malloc(sizeof *scores * FW_TOPK_MAX);
-    p->model_name = xstrdup(model.man.name);
-    p->device = xstrdup(fwt_model_device(model.net));
-    if (!probs || !scores || !p->model_name || !p->device) {
+    if (!probs || !scores) {
         free(probs);
         free(scores);
         fw_model_close(&model);
         set_model_state(p, -1, "out of memory");
         return NULL;
     }
-    p->pre = model.man.pre;
-    p->info.name = p->model_name;
-    p->info.device = p->device;
-    p->info.input_width = model.man.pre.width;
-    p->info.input_height = model.man.pre.height;
-    p->info.num_labels = k;
-    p->info.labels = (const char *const *)model.man.labels;
-    p->info.output_kind = model.man.output == FW_OUTPUT_LOGITS ? "logits" : "probs";
-    set_model_state(p, 1, NULL);
-
     const char *const *labels = (const char *const *)model.man.labels;
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        for (;;) {
-            if (p->stop)
-                break;
-            if (p->head < p->tail) {
-                enum slot_state st = p->slots[p->head % (uint64_t)p->ring_slots].state;
-                if (st == SLOT_READY || st == SLOT_FAILED)
-                    break;
-            }
-            pthread_cond_wait(&p->ready_cv, &p->lock);
-        }
-        if (p->stop) {
-            pthread_mutex_unlock(&p->lock);
-            break;
-        }
-        int s0 = (int)(p->head % (uint64_t)p->ring_slots);
-        int n = p->slots[s0].state == SLOT_READY ? ready_run(p, s0) : 1;
-        if (p->slots[s0].state == SLOT_READY && n < p->cfg.max_batch && p->cfg.max_delay_us > 0) {
-            /* Dynamic batching: wait a little for frames already on their way to join. */
-            int64_t deadline = p->slots[s0].preprocess_end_us + p->cfg.max_delay_us;
-            while (!p->stop && n < p->cfg.max_batch && more_coming(p, s0, n) &&
-                   fw_now_us() < deadline) {
-                struct timespec ts = {.tv_sec = deadline / 1000000,
-                                      .tv_nsec = (long)(deadline % 1000000) * 1000};
-                pthread_cond_timedwait(&p->ready_cv, &p->lock, &ts);
-                n = ready_run(p, s0);
-            }
-        }
-        p->infer_end = p->head + (uint64_t)n;
-        p->infer_until_us = fw_now_us() + p->batch_est_us[n];
-        if (p->q_len > 0)
-            pthread_cond_broadcast(&p->work_cv); /* prepared frames may be refreshed now */
+        int n = 0, s0 = take_batch(p, index, &n);
         pthread_mutex_unlock(&p->lock);
+        if (s0 < 0)
+            break;
 
         fw_outmsg *h = NULL, *t = NULL;
         struct slot *first = &p->slots[s0];
         int64_t took = 0;
-        if (first->state == SLOT_FAILED) {
+        if (first->err != FW_OK) {
             append(&h, &t, fw_msg_error(1, first->job->frame_id, first->err, first->msg),
                    first->job);
         } else {
@@ -454,21 +537,20 @@ static void *infer_main(void *arg)
                        job);
             }
         }
-
-        pthread_mutex_lock(&p->lock);
         for (int i = 0; i < n; i++) {
-            struct slot *sl = &p->slots[s0 + i];
-            fw_job_free(sl->job);
-            sl->job = NULL;
-            sl->state = SLOT_FREE;
+            fw_job_free(p->slots[s0 + i].job);
+            p->slots[s0 + i].job = NULL;
         }
-        p->head += (uint64_t)n;
-        p->infer_end = p->head;
+
+        fw_outmsg *oh, *ot;
+        pthread_mutex_lock(&p->lock);
+        finish_batch(p, s0, n, h, t, &oh, &ot);
+        p->infer_until_us[index] = 0;
         if (took > 0)
             p->batch_est_us[n] = p->batch_est_us[n] ? (3 * p->batch_est_us[n] + took) / 4 : took;
         pthread_cond_broadcast(&p->work_cv);
         pthread_mutex_unlock(&p->lock);
-        push_results(p, h, t);
+        push_results(p, oh, ot);
     }
     free(probs);
     free(scores);
@@ -478,9 +560,10 @@ static void *infer_main(void *arg)
 
 fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t errlen)
 {
-    if (cfg->decode_threads < 1 || cfg->max_batch < 1 || cfg->queue_capacity < 1) {
-        snprintf(err, errlen,
-                 "pipeline: decode threads, max batch and queue capacity must be >= 1");
+    if (cfg->decode_threads < 1 || cfg->infer_threads < 1 || cfg->max_batch < 1 ||
+        cfg->queue_capacity < 1) {
+        snprintf(err, errlen, "pipeline: decode threads, inference threads, max batch and queue "
+                              "capacity must be >= 1");
         return NULL;
     }
     fw_pipeline *p = calloc(1, sizeof *p);
@@ -490,6 +573,8 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
     }
     p->cfg = *cfg;
     p->batch_est_us = calloc((size_t)cfg->max_batch + 1, sizeof *p->batch_est_us);
+    p->infer_until_us = calloc((size_t)cfg->infer_threads, sizeof *p->infer_until_us);
+    p->infer = calloc((size_t)cfg->infer_threads, sizeof *p->infer);
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->res_lock, NULL);
     pthread_cond_init(&p->work_cv, NULL);
@@ -500,15 +585,24 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&p->start_cv, NULL);
 
-    if (!p->batch_est_us) {
+    if (!p->batch_est_us || !p->infer_until_us || !p->infer) {
         snprintf(err, errlen, "out of memory");
         goto err;
     }
-    if (pthread_create(&p->infer, NULL, infer_main, p) != 0) {
-        snprintf(err, errlen, "cannot start the inference thread");
-        goto err;
+    for (int i = 0; i < cfg->infer_threads; i++) {
+        struct infer_arg *ia = malloc(sizeof *ia);
+        if (!ia) {
+            snprintf(err, errlen, "out of memory");
+            goto err;
+        }
+        *ia = (struct infer_arg){.p = p, .index = i};
+        if (pthread_create(&p->infer[i], NULL, infer_main, ia) != 0) {
+            free(ia);
+            snprintf(err, errlen, "cannot start inference thread %d", i);
+            goto err;
+        }
+        p->infer_started++;
     }
-    p->infer_started = 1;
     pthread_mutex_lock(&p->lock);
     while (p->model_state == 0)
         pthread_cond_wait(&p->start_cv, &p->lock);
@@ -520,13 +614,14 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
 
     fw_preprocess_min_size(&p->pre, 0, 0, &p->min_w, &p->min_h);
     p->item_floats = (size_t)3 * (size_t)p->pre.width * (size_t)p->pre.height;
-    /* Decoding runs at most one batch ahead of inference: frames beyond that wait in the FIFO,
-     * where a realtime session's newer frame can still supersede them (a deeper ring would be a
-     * queue that nothing drops from, and latency under overload would grow with its depth). The
-     * ring itself is larger so that batches seldom have to stop at its end. */
-    p->ring_limit = 2 * cfg->max_batch;
-    if (p->ring_limit < cfg->max_batch + cfg->decode_threads)
-        p->ring_limit = cfg->max_batch + cfg->decode_threads;
+    /* Decoding runs at most one batch ahead of inference (a batch per inference thread, plus one
+     * being prepared): frames beyond that wait in the FIFO, where a realtime session's newer
+     * frame can still supersede them (a deeper ring would be a queue that nothing drops from, and
+     * latency under overload would grow with its depth). The ring itself is larger so that
+     * batches seldom have to stop at its end. */
+    p->ring_limit = (cfg->infer_threads + 1) * cfg->max_batch;
+    if (p->ring_limit < cfg->infer_threads * cfg->max_batch + cfg->decode_threads)
+        p->ring_limit = cfg->infer_threads * cfg->max_batch + cfg->decode_threads;
     p->ring_slots = 2 * p->ring_limit;
     p->ring = malloc(sizeof(float) * p->item_floats * (size_t)p->ring_slots);
     p->slots = calloc((size_t)p->ring_slots, sizeof *p->slots);
@@ -637,16 +732,22 @@ void fw_pipeline_stop(fw_pipeline *p)
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->workers_started; i++)
         pthread_join(p->workers[i], NULL);
-    if (p->infer_started)
-        pthread_join(p->infer, NULL);
+    for (int i = 0; i < p->infer_started; i++)
+        pthread_join(p->infer[i], NULL);
 
     while (p->q_head) {
         fw_job *j = p->q_head;
         p->q_head = j->next;
         fw_job_free(j);
     }
-    for (int i = 0; p->slots && i < p->ring_slots; i++)
+    for (int i = 0; p->slots && i < p->ring_slots; i++) {
         fw_job_free(p->slots[i].job);
+        while (p->slots[i].ans_head) {
+            fw_outmsg *m = p->slots[i].ans_head;
+            p->slots[i].ans_head = m->next;
+            fw_outmsg_free(m);
+        }
+    }
     while (p->res_head) {
         fw_outmsg *m = p->res_head;
         p->res_head = m->next;
@@ -657,6 +758,8 @@ void fw_pipeline_stop(fw_pipeline *p)
     free(p->decoders);
     free(p->waiting);
     free(p->batch_est_us);
+    free(p->infer_until_us);
+    free(p->infer);
     free(p->workers);
     free(p->slots);
     free(p->ring);

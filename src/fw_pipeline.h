@@ -1,4 +1,4 @@
-/* fw_pipeline.h - the work behind the socket: decode workers and one inference thread.
+/* fw_pipeline.h - the work behind the socket: decode workers and inference threads.
  *
  * DESIGN
  * Jobs (one received frame each, owning its bytes) wait in one FIFO. A session in realtime mode has
@@ -6,24 +6,28 @@
  * is handed back to the caller as superseded (latest frame wins). Decode workers take jobs in FIFO
  * order; a job whose freshness deadline has passed is answered `dropped: stale` without decoding.
  * Otherwise the worker claims the next slot of a ring of preprocessed inputs (one contiguous float
- * array) and decodes and preprocesses straight into it; at most 2 x max_batch slots are claimed at
- * once (one batch in inference, the next being prepared), so frames beyond that wait in the FIFO
- * where they can still be superseded. Latest frame wins in the ring too: while a batch runs, a
+ * array) and decodes and preprocesses straight into it; at most (infer_threads + 1) x max_batch
+ * slots are claimed at once (a batch per inference thread, the next being prepared), so frames
+ * beyond that wait in the FIFO where they can still be superseded. Latest frame wins in the ring too: while a batch runs, a
  * worker with nothing else to do takes a realtime session's newer frame from the FIFO and decodes
  * it into the slot of that session's prepared frame (the newest one, so answers stay in frame
  * order), answering the prepared one `dropped: superseded`, as long as the running batch's
  * expected end (recent forward time at that batch size) leaves time for the decode (recent decode
  * time). So under overload a batch starts with frames at most about one frame interval old rather
- * than a whole batch time. The inference thread takes the longest run
- * of consecutive ready slots from the ring's head (up to max_batch, never wrapping), waiting up to
- * max_delay_us after the head became ready for more to join while more are on the way, runs them
- * as one batch straight from the ring, and frees them. A slot whose decode failed becomes an error
- * answer in its place. So every job gets exactly one answer message (result, error or dropped),
- * and results and decode errors leave in submission order.
+ * than a whole batch time. An inference thread takes the longest run
+ * of consecutive ready slots at the ring's next untaken slot (up to max_batch, never wrapping),
+ * waiting up to max_delay_us after that slot became ready for more to join while more are on the
+ * way (the other inference threads wait meanwhile), and runs them as one batch straight from the
+ * ring. With several inference threads, batches run side by side, each thread on its own copy of
+ * the model, and may finish out of order: a finished batch keeps its answers in the ring until
+ * every batch before it has finished, so answers still leave in ring order, and slots are freed
+ * from the head. A slot whose decode failed becomes an error answer in its place. So every job
+ * gets exactly one answer message (result, error or dropped), and results and decode errors leave
+ * in submission order.
  * Answers are fw_outmsg addressed by (session slot, generation): never a wsi. The service thread
  * takes them with fw_pipeline_take_results() after the `notify` callback (lws_cancel_service)
  * wakes it.
- * The model is loaded, optimised, warmed up and run on the inference thread itself.
+ * Each inference thread loads, optimises, warms up and runs its own copy of the model.
  *
  * Threads: fw_pipeline_start/stop on the owner (main) thread; submit, cancel_session,
  * queue_depth and take_results on the lws service thread; the rest is internal. */
@@ -43,6 +47,7 @@ typedef struct fw_pipeline_config {
     const char *device;   /* "cpu", "cuda", ... */
     int optimize;         /* freeze + optimize_for_inference at load */
     int decode_threads;   /* >= 1 */
+    int infer_threads;    /* >= 1: batches run side by side, one model copy per thread */
     int max_batch;        /* >= 1 */
     int torch_threads;    /* libtorch intra-op threads; 0 = libtorch's default */
     int queue_capacity;   /* jobs waiting for a decode worker, all sessions, >= 1 */
@@ -80,7 +85,7 @@ typedef struct fw_model_info {
     const char *device;
 } fw_model_info;
 
-/* Starts the threads, loads and validates the model on the inference thread and waits for it.
+/* Starts the threads, loads and validates the model on each inference thread and waits for them.
  * Returns the pipeline, or NULL with one line in err (bad manifest, model, device, ...). */
 fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t errlen);
 

@@ -28,6 +28,7 @@ fw_server_config fw_server_default_config(void)
                 .device = "cpu",
                 .optimize = 1,
                 .decode_threads = 1,
+                .infer_threads = 2,
                 .max_batch = 4,
                 .max_delay_us = 2000,
                 .torch_threads = 1,

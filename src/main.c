@@ -71,11 +71,13 @@ static void usage(FILE *f, const char *argv0)
     fprintf(f,
             "Work:\n"
             "      --decode-threads N   JPEG decode + preprocess threads (default %d)\n"
+            "      --infer-threads N    inference threads: batches run side by side, each\n"
+            "                           thread with its own copy of the model (default %d)\n"
             "      --torch-threads N    libtorch intra-op threads (default %d)\n"
             "      --max-batch N        largest inference batch (default %d)\n"
             "      --max-delay-us N     longest wait for a batch to fill (default %lld)\n"
             "      --queue N            frames waiting for decode, all sessions (default %d)\n",
-            d.pipeline.decode_threads, d.pipeline.torch_threads, d.pipeline.max_batch,
+            d.pipeline.decode_threads, d.pipeline.infer_threads, d.pipeline.torch_threads, d.pipeline.max_batch,
             (long long)d.pipeline.max_delay_us, d.pipeline.queue_capacity);
     fprintf(
         f,
@@ -124,6 +126,7 @@ enum {
     OPT_DEVICE = 256,
     OPT_NO_OPT,
     OPT_DEC_THREADS,
+    OPT_INFER_THREADS,
     OPT_TORCH_THREADS,
     OPT_MAX_BATCH,
     OPT_MAX_DELAY,
@@ -162,6 +165,7 @@ int main(int argc, char **argv)
         {"max-age-ms", required_argument, 0, OPT_MAX_AGE},
         {"stats-interval-ms", required_argument, 0, OPT_STATS},
         {"decode-threads", required_argument, 0, OPT_DEC_THREADS},
+        {"infer-threads", required_argument, 0, OPT_INFER_THREADS},
         {"torch-threads", required_argument, 0, OPT_TORCH_THREADS},
         {"max-batch", required_argument, 0, OPT_MAX_BATCH},
         {"max-delay-us", required_argument, 0, OPT_MAX_DELAY},
@@ -248,6 +252,9 @@ int main(int argc, char **argv)
             break;
         case OPT_DEC_THREADS:
             cfg.pipeline.decode_threads = (int)num_arg("decode-threads", optarg, 1, 64);
+            break;
+        case OPT_INFER_THREADS:
+            cfg.pipeline.infer_threads = (int)num_arg("infer-threads", optarg, 1, 64);
             break;
         case OPT_TORCH_THREADS:
             cfg.pipeline.torch_threads = (int)num_arg("torch-threads", optarg, 1, 256);

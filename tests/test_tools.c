@@ -147,9 +147,11 @@ static double num(const cJSON *o, const char *path)
 /* Servers started and not yet stopped: a failing test leaves them to the group teardown. */
 static tu_server *running[8];
 
-static void start_server(tu_server *s, const char *model, const char *extra1, const char *extra2)
+/* Starts framewire on model with up to four more arguments (NULL ends them early). */
+static void start_server4(tu_server *s, const char *model, const char *e1, const char *e2,
+                          const char *e3, const char *e4)
 {
-    const char *args[] = {"--model", model, "--stats-interval-ms", "0", extra1, extra2, NULL};
+    const char *args[] = {"--model", model, "--stats-interval-ms", "0", e1, e2, e3, e4, NULL};
     if (tu_server_start(s, args) != 0)
         fail_msg("server did not start:\n%s", s->output);
     for (int i = 0; i < 8; i++)
@@ -157,6 +159,11 @@ static void start_server(tu_server *s, const char *model, const char *extra1, co
             running[i] = s;
             break;
         }
+}
+
+static void start_server(tu_server *s, const char *model, const char *extra1, const char *extra2)
+{
+    start_server4(s, model, extra1, extra2, NULL, NULL);
 }
 
 static void forget_server(tu_server *s)
@@ -696,8 +703,9 @@ static void test_profiler_counts_and_stall(void **state)
     (void)state;
     static tu_server s; /* static: the teardown can still stop it after a failure */
     /* More frames in flight per session than the default, so frames wait in the decode queue
-     * during a stall and newer ones supersede them. */
-    start_server(&s, MODELS "/tiny_slow.json", "--max-inflight", "16");
+     * during a stall and newer ones supersede them; one inference thread, so that a stall holds
+     * up every frame behind it (with two, the other thread would go on). */
+    start_server4(&s, MODELS "/tiny_slow.json", "--max-inflight", "16", "--infer-threads", "1");
     make_stall_dir(WORK "/stall-dir");
 
     /* Realtime with an 80 ms freshness budget, 2 streams: results, drops (superseded or stale,
