@@ -63,6 +63,11 @@ struct fw_pipeline {
     int models_ready; /* inference threads with their model loaded and warmed up */
     char model_err[1024];
 
+    /* {load_lock}: one inference thread at a time loads and warms up its model (libtorch's
+     * loader is not safe to run on two threads at once: ThreadSanitizer saw a race inside
+     * torch::jit::load). */
+    pthread_mutex_t load_lock;
+
     pthread_mutex_t res_lock; /* {res_lock} guards the answer list */
     fw_outmsg *res_head, *res_tail;
 
@@ -359,7 +364,18 @@ static int warm_up(fw_model *model, int max_batch, char *err, size_t errlen)
  * own: a module runs fastest on the thread that optimised it, see ../shared design notes). The
  * first thread also publishes the model's description. Returns 0, or -1 after setting the
  * failed state. */
+static int infer_load_locked(fw_pipeline *p, int index, fw_model *model);
+
 static int infer_load(fw_pipeline *p, int index, fw_model *model)
+{
+    pthread_mutex_lock(&p->load_lock);
+    int rc = infer_load_locked(p, index, model);
+    pthread_mutex_unlock(&p->load_lock);
+    return rc;
+}
+
+/* infer_load with {load_lock} held. */
+static int infer_load_locked(fw_pipeline *p, int index, fw_model *model)
 {
     char err[512];
     if (p->cfg.torch_threads > 0 && fwt_set_threads(p->cfg.torch_threads, 0, err, sizeof err)) {
@@ -577,6 +593,7 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
     p->infer = calloc((size_t)cfg->infer_threads, sizeof *p->infer);
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->res_lock, NULL);
+    pthread_mutex_init(&p->load_lock, NULL);
     pthread_cond_init(&p->work_cv, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -767,6 +784,7 @@ void fw_pipeline_stop(fw_pipeline *p)
     free(p->device);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->res_lock);
+    pthread_mutex_destroy(&p->load_lock);
     pthread_cond_destroy(&p->work_cv);
     pthread_cond_destroy(&p->ready_cv);
     pthread_cond_destroy(&p->start_cv);
