@@ -401,8 +401,9 @@ static void start_baseline(tu_server *b, const char *script)
     snprintf(tt, sizeof tt, "%d", o.torch_threads);
     const char *args[] = {path, o.model, "--threads", tt, NULL};
     if (tu_program_start(b, FW_TORCH_PYTHON, args) != 0) {
-        fprintf(stderr, "fw_bench: %s did not start (bench/run.sh installs python3-flask, "
-                        "python3-fastapi, python3-uvicorn, python3-websockets, python3-pil):\n%s\n",
+        fprintf(stderr,
+                "fw_bench: %s did not start (bench/run.sh installs python3-flask, "
+                "python3-fastapi, python3-uvicorn, python3-websockets, python3-pil):\n%s\n",
                 script, b->output);
         exit(1);
     }
@@ -471,15 +472,16 @@ static int check_same_answers(int fw_port, int flask_port)
     int bad = 0;
     static char a[65536], b[65536];
     for (int i = 0; i < nframes; i++) {
-        int sa = tu_http(fw_port, "POST", "/v1/classify", NULL, frame[i], frame_len[i], a, sizeof a);
+        int sa =
+            tu_http(fw_port, "POST", "/v1/classify", NULL, frame[i], frame_len[i], a, sizeof a);
         int sb = tu_http(flask_port, "POST", "/predict", NULL, frame[i], frame_len[i], b, sizeof b);
         char la[128] = "", lb[128] = "";
         double pa = answer_prob(a, 0, la, sizeof la);
         double pb = answer_prob(b, -1, la, sizeof la); /* the baseline's for framewire's top */
         answer_prob(b, 0, lb, sizeof lb);
         int same = sa == 200 && sb == 200 && la[0] && pb >= 0 && fabs(pa - pb) <= 0.05;
-        fprintf(stderr, "  frame %d: framewire %s %.4f; Flask baseline %s %.4f (top %s)%s\n", i,
-                la, pa, la, pb, lb, same ? "" : "  DIFFERENT");
+        fprintf(stderr, "  frame %d: framewire %s %.4f; Flask baseline %s %.4f (top %s)%s\n", i, la,
+                pa, la, pb, lb, same ? "" : "  DIFFERENT");
         bad += !same;
     }
     return bad;
@@ -680,8 +682,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.model || !o.frames_dir || o.decode_threads < 1 || o.infer_threads < 1 || o.max_batch < 1 || o.window < 1 ||
-        o.duration_s <= 0) {
+    if (!o.model || !o.frames_dir || o.decode_threads < 1 || o.infer_threads < 1 ||
+        o.max_batch < 1 || o.window < 1 || o.duration_s <= 0) {
         usage();
         return 2;
     }
@@ -730,8 +732,8 @@ int main(int argc, char **argv)
         fw_pipeline_stop(p);
         printf("bare: decode %d infer %d torch %d batch %d delay %d: %.1f frames/s saturated; "
                "15 fps latency p50 %.2f ms p99 %.2f ms\n",
-               o.decode_threads, o.infer_threads, o.torch_threads, o.max_batch, o.max_delay_us, bare_thr,
-               pct(&bare_light, 0.5), pct(&bare_light, 0.99));
+               o.decode_threads, o.infer_threads, o.torch_threads, o.max_batch, o.max_delay_us,
+               bare_thr, pct(&bare_light, 0.5), pct(&bare_light, 0.99));
         return 0;
     }
 
@@ -810,11 +812,12 @@ int main(int argc, char **argv)
     n +=
         (size_t)snprintf(buf + n, sizeof buf - n,
                          "Run %s on %s (%ld cores), model %s, %d frames from %s.\n"
-                         "Settings: decode threads %d, inference threads %d, torch threads %d, max batch %d, max delay "
+                         "Settings: decode threads %d, inference threads %d, torch threads %d, max "
+                         "batch %d, max delay "
                          "%d us, window %d; %.0f s measured after %.1f s warm-up per scenario.\n\n",
                          date, un.machine, sysconf(_SC_NPROCESSORS_ONLN), o.model, nframes,
-                         o.frames_dir, o.decode_threads, o.infer_threads, o.torch_threads, o.max_batch,
-                         o.max_delay_us, o.window, o.duration_s, o.warmup_s);
+                         o.frames_dir, o.decode_threads, o.infer_threads, o.torch_threads,
+                         o.max_batch, o.max_delay_us, o.window, o.duration_s, o.warmup_s);
     n += (size_t)snprintf(buf + n, sizeof buf - n,
                           "Bare saturated throughput measured before and after the server's "
                           "saturated runs: %.1f and %.1f frames/s (their mean is used).\n\n",

@@ -169,8 +169,7 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-int fw_http_load_run(const fw_http_load_cfg *cfg, fw_http_load_out *out, char *err,
-                     size_t errlen)
+int fw_http_load_run(const fw_http_load_cfg *cfg, fw_http_load_out *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     struct client *cl = calloc((size_t)cfg->clients, sizeof *cl);

@@ -56,8 +56,8 @@ struct fw_pipeline {
     uint64_t take;       /* [head, take) are taken by inference (INFER or DONE), [take, tail) not */
     int forming;         /* an inference thread is waiting for a batch to fill at `take` */
     int64_t *infer_until_us; /* [infer_threads]: when its running batch should end; 0 = idle */
-    int64_t *batch_est_us;  /* [max_batch + 1]: recent forward time by batch size, 0 = unknown */
-    int64_t fill_est_us;    /* recent decode + preprocess time of one frame */
+    int64_t *batch_est_us;   /* [max_batch + 1]: recent forward time by batch size, 0 = unknown */
+    int64_t fill_est_us;     /* recent decode + preprocess time of one frame */
     int stop;
     int model_state;  /* 0 loading, 1 ready (every inference thread), -1 failed */
     int models_ready; /* inference threads with their model loaded and warmed up */
@@ -207,7 +207,7 @@ static void fill_slot(fw_pipeline *p, fw_decoder *dec, int s)
         p->fill_est_us = p->fill_est_us ? (3 * p->fill_est_us + took) / 4 : took;
     }
     sl->state = sl->err == FW_OK ? SLOT_READY : SLOT_FAILED;
-    pthread_cond_signal(&p->ready_cv);
+    pthread_cond_broadcast(&p->ready_cv); /* the forming thread, or any free one */
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -465,8 +465,8 @@ static int take_batch(fw_pipeline *p, int index, int *n)
 
 /* Marks the batch [s0, s0 + n) answered with answers [h, t], frees the ring slots answered so far
  * from the head, and returns their answers in ring order in [*oh, *ot]. {lock} held. */
-static void finish_batch(fw_pipeline *p, int s0, int n, fw_outmsg *h, fw_outmsg *t,
-                         fw_outmsg **oh, fw_outmsg **ot)
+static void finish_batch(fw_pipeline *p, int s0, int n, fw_outmsg *h, fw_outmsg *t, fw_outmsg **oh,
+                         fw_outmsg **ot)
 {
     for (int i = 0; i < n; i++)
         p->slots[s0 + i].state = SLOT_DONE;
@@ -578,8 +578,9 @@ fw_pipeline *fw_pipeline_start(const fw_pipeline_config *cfg, char *err, size_t 
 {
     if (cfg->decode_threads < 1 || cfg->infer_threads < 1 || cfg->max_batch < 1 ||
         cfg->queue_capacity < 1) {
-        snprintf(err, errlen, "pipeline: decode threads, inference threads, max batch and queue "
-                              "capacity must be >= 1");
+        snprintf(err, errlen,
+                 "pipeline: decode threads, inference threads, max batch and queue "
+                 "capacity must be >= 1");
         return NULL;
     }
     fw_pipeline *p = calloc(1, sizeof *p);

@@ -8,14 +8,14 @@
  * Otherwise the worker claims the next slot of a ring of preprocessed inputs (one contiguous float
  * array) and decodes and preprocesses straight into it; at most (infer_threads + 1) x max_batch
  * slots are claimed at once (a batch per inference thread, the next being prepared), so frames
- * beyond that wait in the FIFO where they can still be superseded. Latest frame wins in the ring too: while a batch runs, a
- * worker with nothing else to do takes a realtime session's newer frame from the FIFO and decodes
- * it into the slot of that session's prepared frame (the newest one, so answers stay in frame
- * order), answering the prepared one `dropped: superseded`, as long as the running batch's
- * expected end (recent forward time at that batch size) leaves time for the decode (recent decode
- * time). So under overload a batch starts with frames at most about one frame interval old rather
- * than a whole batch time. An inference thread takes the longest run
- * of consecutive ready slots at the ring's next untaken slot (up to max_batch, never wrapping),
+ * beyond that wait in the FIFO where they can still be superseded. Latest frame wins in the ring
+ * too: while a batch runs, a worker with nothing else to do takes a realtime session's newer frame
+ * from the FIFO and decodes it into the slot of that session's prepared frame (the newest one, so
+ * answers stay in frame order), answering the prepared one `dropped: superseded`, as long as the
+ * first running batch to end (recent forward time at its batch size) leaves time for the decode
+ * (recent decode time). So under overload a batch starts with frames at most about one frame
+ * interval old rather than a whole batch time. An inference thread takes the longest run of
+ * consecutive ready slots at the ring's next untaken slot (up to max_batch, never wrapping),
  * waiting up to max_delay_us after that slot became ready for more to join while more are on the
  * way (the other inference threads wait meanwhile), and runs them as one batch straight from the
  * ring. With several inference threads, batches run side by side, each thread on its own copy of

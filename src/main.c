@@ -77,8 +77,8 @@ static void usage(FILE *f, const char *argv0)
             "      --max-batch N        largest inference batch (default %d)\n"
             "      --max-delay-us N     longest wait for a batch to fill (default %lld)\n"
             "      --queue N            frames waiting for decode, all sessions (default %d)\n",
-            d.pipeline.decode_threads, d.pipeline.infer_threads, d.pipeline.torch_threads, d.pipeline.max_batch,
-            (long long)d.pipeline.max_delay_us, d.pipeline.queue_capacity);
+            d.pipeline.decode_threads, d.pipeline.infer_threads, d.pipeline.torch_threads,
+            d.pipeline.max_batch, (long long)d.pipeline.max_delay_us, d.pipeline.queue_capacity);
     fprintf(
         f,
         "Limits:\n"

@@ -692,8 +692,7 @@ static void test_rest_overloaded(void **state)
         if (calls[i].status == 200 && j && !strcmp(e2e_type(j), "result"))
             ok++;
         else if (calls[i].status == 503 && cJSON_IsString(code) &&
-                 !strcmp(code->valuestring, "overloaded") &&
-                 strstr(calls[i].body, "queue is full"))
+                 !strcmp(code->valuestring, "overloaded") && strstr(calls[i].body, "queue is full"))
             overloaded++;
         else
             fail_msg("request %d: status %d body %s", i, calls[i].status, calls[i].body);
@@ -808,8 +807,7 @@ static void test_graceful_drain(void **state)
             do {
                 fw_client_service(c, 20);
                 get_metrics(s.port, txt, sizeof txt);
-            } while (metric(txt, "framewire_frames_received_total") < N + 1 &&
-                     fw_now_us() < until);
+            } while (metric(txt, "framewire_frames_received_total") < N + 1 && fw_now_us() < until);
             assert_int_equal((int)metric(txt, "framewire_frames_received_total"), N + 1);
         }
         kill(s.pid, SIGTERM);
