@@ -13,7 +13,6 @@ Prints "listening on http://127.0.0.1:PORT/" when ready (--port 0: any free port
 Needs Debian's python3-fastapi, python3-uvicorn, python3-websockets, python3-pil and
 python3-torch; run with /usr/bin/python3.
 """
-import argparse
 import json
 import socket
 import struct
@@ -24,18 +23,13 @@ from fastapi import FastAPI, WebSocket
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from baseline_model import Model
+from baseline_model import load_from_command_line
 
 HEADER = struct.Struct("<2sBBIQQ")  # magic "FW", version 1, header length, flags, id, capture
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("manifest")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="libtorch intra-op threads")
-    args = ap.parse_args()
-    model = Model(args.manifest, args.threads)
+    args, model = load_from_command_line()
     app = FastAPI()
 
     @app.websocket("/")

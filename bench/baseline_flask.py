@@ -7,23 +7,17 @@ request per thread, the model shared (libtorch releases the GIL in the forward).
 
 Needs Debian's python3-flask, python3-pil and python3-torch; run with /usr/bin/python3.
 """
-import argparse
 import logging
 import sys
 
 from flask import Flask, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from baseline_model import Model
+from baseline_model import load_from_command_line
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("manifest")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="libtorch intra-op threads")
-    args = ap.parse_args()
-    model = Model(args.manifest, args.threads)
+    args, model = load_from_command_line()
     app = Flask("baseline_flask")
 
     @app.post("/predict")

@@ -10,6 +10,7 @@ scale/mean/std, RGB or BGR), then a batch-1 forward under inference mode and top
 Run with the interpreter that has torch (Debian: /usr/bin/python3). Shared by baseline_flask.py
 and baseline_fastapi.py; not used by framewire itself.
 """
+import argparse
 import io
 import json
 import os
@@ -18,6 +19,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+
+def load_from_command_line():
+    """The baselines' shared command line (MANIFEST [--port N] [--threads N]): returns the parsed
+    arguments and the loaded Model."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("manifest")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="libtorch intra-op threads")
+    args = ap.parse_args()
+    return args, Model(args.manifest, args.threads)
 
 
 class Model:

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "fw_http_load.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "fw_time.h"
+#include "test_util.h"
 
 struct client {
     const fw_http_load_cfg *cfg;
@@ -30,22 +30,34 @@ struct client {
 
 static int dial(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = tu_connect_loopback(port);
     if (fd < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     /* A server that stops answering counts as errors, not as a benchmark that never ends. */
     struct timeval tmo = {.tv_sec = 30};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
     return fd;
+}
+
+/* Receives more bytes into buf[have..cap-1), NUL-terminated; -1 when the connection failed,
+ * timed out, or buf is full. */
+static int recv_more(int fd, char *buf, size_t cap, size_t *have)
+{
+    for (;;) {
+        if (*have + 1 >= cap)
+            return -1;
+        ssize_t r = recv(fd, buf + *have, cap - 1 - *have, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        *have += (size_t)r;
+        buf[*have] = 0;
+        return 0;
+    }
 }
 
 static int send_all(int fd, const void *p, size_t n)
@@ -70,15 +82,8 @@ static int read_response(int fd, char *buf, size_t cap, int *keep)
     size_t have = 0;
     char *hend = NULL;
     while (!hend) {
-        if (have + 1 >= cap)
+        if (recv_more(fd, buf, cap, &have) != 0)
             return -1;
-        ssize_t r = recv(fd, buf + have, cap - 1 - have, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        have += (size_t)r;
-        buf[have] = 0;
         hend = strstr(buf, "\r\n\r\n");
     }
     int status = 0;
@@ -90,14 +95,9 @@ static int read_response(int fd, char *buf, size_t cap, int *keep)
     size_t head = (size_t)(hend - buf) + 4;
     if (body < 0 || head + (size_t)body >= cap)
         return -1;
-    while (have < head + (size_t)body) {
-        ssize_t r = recv(fd, buf + have, cap - 1 - have, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
+    while (have < head + (size_t)body)
+        if (recv_more(fd, buf, cap, &have) != 0)
             return -1;
-        have += (size_t)r;
-    }
     buf[head + (size_t)body] = 0;
     return status == 200 && strstr(buf + head, "\"result\"") ? 1 : 0;
 }

@@ -246,16 +246,27 @@ int tu_http_get(int port, const char *path, char *body, size_t bodylen)
     return tu_http(port, "GET", path, NULL, NULL, 0, body, bodylen);
 }
 
+int tu_connect_loopback(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 long tu_tcp_exchange(int port, const void *req, size_t len, size_t split, int split_ms,
                      char *resp, size_t cap, int timeout_ms)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (!split || split > len)
         split = len;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        send(fd, req, split, MSG_NOSIGNAL) != (ssize_t)split) {
+    int fd = tu_connect_loopback(port);
+    if (fd < 0 || send(fd, req, split, MSG_NOSIGNAL) != (ssize_t)split) {
         if (fd >= 0)
             close(fd);
         return -1;
@@ -284,13 +295,9 @@ long tu_tcp_exchange(int port, const void *req, size_t len, size_t split, int sp
 int tu_http(int port, const char *method, const char *path, const char *headers,
             const void *req_body, size_t req_len, char *body, size_t bodylen)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
+    int fd = tu_connect_loopback(port);
+    if (fd < 0)
         return -1;
-    }
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"

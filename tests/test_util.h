@@ -42,6 +42,9 @@ int tu_server_run_to_exit(const char *const *args, char *out, size_t outlen, int
 /* A plain HTTP GET to 127.0.0.1:port; returns the status code, body in body. */
 int tu_http_get(int port, const char *path, char *body, size_t bodylen);
 
+/* A TCP connection to 127.0.0.1:port: the socket, or -1. */
+int tu_connect_loopback(int port);
+
 /* Sends `len` raw bytes to 127.0.0.1:port (the first `split` of them, then after split_ms the
  * rest; split 0: all at once) and reads what comes back until the server closes or timeout_ms
  * pass without data; returns the bytes read (NUL-terminated in resp), -1 on error. */
