@@ -90,7 +90,8 @@ void fw_job_free(fw_job *job)
     free(job);
 }
 
-static void push_results(fw_pipeline *p, fw_outmsg *head, fw_outmsg *tail)
+/* Appends [head, tail] to the answer list, without waking the service thread. */
+static void enqueue_results(fw_pipeline *p, fw_outmsg *head, fw_outmsg *tail)
 {
     if (!head)
         return;
@@ -101,7 +102,12 @@ static void push_results(fw_pipeline *p, fw_outmsg *head, fw_outmsg *tail)
         p->res_head = head;
     p->res_tail = tail;
     pthread_mutex_unlock(&p->res_lock);
-    if (p->cfg.notify)
+}
+
+static void push_results(fw_pipeline *p, fw_outmsg *head, fw_outmsg *tail)
+{
+    enqueue_results(p, head, tail);
+    if (head && p->cfg.notify)
         p->cfg.notify(p->cfg.notify_user);
 }
 
@@ -565,8 +571,12 @@ static void *infer_main(void *arg)
         if (took > 0)
             p->batch_est_us[n] = p->batch_est_us[n] ? (3 * p->batch_est_us[n] + took) / 4 : took;
         pthread_cond_broadcast(&p->work_cv);
+        /* Still under {lock}: another inference thread could otherwise collect a later batch's
+         * answers and queue them before these ({lock} then {res_lock}, never the other way). */
+        enqueue_results(p, oh, ot);
         pthread_mutex_unlock(&p->lock);
-        push_results(p, oh, ot);
+        if (oh && p->cfg.notify)
+            p->cfg.notify(p->cfg.notify_user);
     }
     free(probs);
     free(scores);
